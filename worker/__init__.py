@@ -1,0 +1,1 @@
+"""RQ entry point: the job functions and the worker process of Zorgreserve."""

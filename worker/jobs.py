@@ -1,0 +1,77 @@
+"""Job functions RQ calls. Thin on purpose: load ids, call one service, commit.
+
+Each runs inside an application context with its own database session, so a
+job behaves the same in a forked work horse, a spawned process or the in-process
+thread of the embedded default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, has_app_context
+
+from zorgreserve import db
+
+F = TypeVar("F", bound=Callable[..., Any])
+_app: Flask | None = None
+
+
+def use_app(app: Flask) -> None:
+    """Tell jobs which application to run in (set once by the worker at start)."""
+    global _app
+    _app = app
+
+
+def _application() -> Flask:
+    global _app
+    if has_app_context():
+        return current_app._get_current_object()  # type: ignore[attr-defined]
+    if _app is None:
+        from zorgreserve import create_app
+
+        _app = create_app()
+    return _app
+
+
+def job(func: F) -> F:
+    """Run ``func`` in an app context, commit once at the end, roll back on error."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app = _application()
+        with app.app_context():
+            try:
+                result = func(*args, **kwargs)
+                db.session.commit()
+                return result
+            except BaseException:
+                db.session.rollback()
+                raise
+            finally:
+                db.session.remove()
+
+    return wrapper  # type: ignore[return-value]
+
+
+@job
+def run_outbox(outbox_id: int) -> str:
+    from zorgreserve.jobs.services import run_outbox_job
+
+    return run_outbox_job(outbox_id)
+
+
+@job
+def sweep_outbox() -> int:
+    from zorgreserve.jobs.services import sweep
+
+    return sweep(db.session)
+
+
+@job
+def heartbeat() -> None:
+    from zorgreserve.jobs.heartbeat import record_heartbeat
+
+    record_heartbeat()

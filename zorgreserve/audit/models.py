@@ -1,0 +1,71 @@
+"""The append-only audit trail of security events and administrative changes.
+
+Rows are never updated or deleted by the application: database triggers refuse
+it (see ``APPEND_ONLY_DDL``), so even a bug or an injected statement through the
+application's own connection cannot rewrite history. Details hold ids and codes,
+never personal data, so erasure of a person never has to touch this table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DDL, ForeignKey, Integer, String, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zorgreserve.db import Base, utcnow
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    actor_role: Mapped[str | None] = mapped_column(String(32))
+    organisation: Mapped[str | None] = mapped_column(String(120))
+    subject_type: Mapped[str | None] = mapped_column(String(40))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    subject_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+APPEND_ONLY_TABLES = ("audit_event",)
+
+POSTGRES_FUNCTION = DDL(
+    """
+    CREATE OR REPLACE FUNCTION zr_refuse_change() RETURNS trigger AS $$
+    BEGIN
+        RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME;
+    END;
+    $$ LANGUAGE plpgsql
+    """
+)
+
+
+def append_only_ddl(table: str, dialect: str) -> list[str]:
+    """Statements that make ``table`` append-only; shared by the models and the migrations."""
+    if dialect == "postgresql":
+        return [
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION zr_refuse_change()"
+        ]
+    return [
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, 'table {table} is append-only'); END",
+    ]
+
+
+def _install(table: Any, connection: Any, **_kw: Any) -> None:
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(POSTGRES_FUNCTION)
+    for statement in append_only_ddl(table.name, dialect):
+        connection.exec_driver_sql(statement)
+
+
+event.listen(AuditEvent.__table__, "after_create", _install)

@@ -1,0 +1,136 @@
+"""Settings from the environment (12-factor), with embedded defaults.
+
+Without any configuration Zorgreserve runs on a SQLite file and an in-process
+queue inside the instance folder, so one command serves the whole product on a
+bare machine. Production sets ``ZORGRESERVE_ENV=production`` and must then supply
+its own secret key: a generated one would differ per process and per host.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ENVIRONMENTS = ("development", "production", "test")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _secret_key(env: dict[str, str], instance_path: Path, environment: str) -> str:
+    key = env.get("SECRET_KEY", "")
+    if key:
+        return key
+    if environment == "production":
+        raise ConfigError(
+            "SECRET_KEY is not set. In production (ZORGRESERVE_ENV=production) Zorgreserve "
+            "refuses to start without a secret key shared by all web processes and workers. "
+            "Generate one with: python -c 'import secrets; print(secrets.token_hex(32))'"
+        )
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    # Create with owner-only permissions before writing the secret into it.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_config(instance_path: str | Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build the Flask configuration mapping from environment variables."""
+    env = dict(os.environ if env is None else env)
+    instance = Path(instance_path)
+    environment = env.get("ZORGRESERVE_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"ZORGRESERVE_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+    production = environment == "production"
+
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'zorgreserve.sqlite3'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    redis_url = env.get("REDIS_URL") or None
+
+    mail_backend = env.get("MAIL_BACKEND", "console")
+    sms_backend = env.get("SMS_BACKEND", "console")
+
+    return {
+        "ZORGRESERVE_ENV": environment,
+        "TESTING": environment == "test",
+        "SECRET_KEY": _secret_key(env, instance, environment),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Sessions: HttpOnly always, Secure whenever we are behind TLS in production.
+        "SESSION_COOKIE_NAME": "zr_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": production,
+        "PERMANENT_SESSION_LIFETIME": _int(env, "SESSION_LIFETIME_HOURS", 12) * 3600,
+        "STAFF_IDLE_MINUTES": _int(env, "STAFF_IDLE_MINUTES", 30),
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        # Forms: CSRF everywhere, Dutch built-in validator messages.
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_I18N_ENABLED": True,
+        # Internationalisation.
+        "BABEL_DEFAULT_LOCALE": "nl",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
+        "LANGUAGES": ("nl", "en"),
+        # Rate limits share Redis in production so several web processes see one count.
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": False,
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
+        "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS", "50 per 15 minutes"),
+        # Signed links.
+        "EMAIL_VERIFY_MAX_AGE": _int(env, "EMAIL_VERIFY_MAX_AGE_HOURS", 48) * 3600,
+        "PASSWORD_RESET_MAX_AGE": _int(env, "PASSWORD_RESET_MAX_AGE_MINUTES", 60) * 60,
+        "INVITATION_MAX_AGE": _int(env, "INVITATION_MAX_AGE_DAYS", 7) * 86400,
+        # Mail (Flask-Mailman backends: console, file, smtp, locmem).
+        "MAIL_BACKEND": mail_backend,
+        "MAIL_FILE_PATH": env.get("MAIL_FILE_PATH", str(instance / "mail")),
+        "MAIL_SERVER": env.get("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": _int(env, "MAIL_PORT", 25),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL")),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "Zorgreserve <noreply@zorgreserve.local>"),
+        # SMS (our own backend protocol: console, file, recorder).
+        "SMS_BACKEND": sms_backend,
+        "SMS_FILE_PATH": env.get("SMS_FILE_PATH", str(instance / "sms")),
+        "SMS_SENDER": env.get("SMS_SENDER", "Zorgreserve"),
+        # Queue.
+        "QUEUE_DEFAULT_TIMEOUT": _int(env, "QUEUE_DEFAULT_TIMEOUT", 300),
+        "OUTBOX_STALE_SECONDS": _int(env, "OUTBOX_STALE_SECONDS", 120),
+        "OUTBOX_SWEEP_INTERVAL": _int(env, "OUTBOX_SWEEP_INTERVAL", 30),
+        "INPROCESS_WORKER": _bool(env.get("INPROCESS_WORKER"), True),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "DEMO_PASSWORD": env.get("DEMO_PASSWORD", "zorgreserve-demo-2026"),
+    }
