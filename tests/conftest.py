@@ -150,10 +150,14 @@ def database(app: Flask) -> Iterator[Any]:
 
 
 @pytest.fixture
-def ctx(app: Flask, database: Any) -> Iterator[Flask]:
-    """An application context over the rolled-back database."""
-    with app.test_request_context():
-        yield app
+def ctx(app: Flask, database: Any) -> Any:
+    """Open a request context over the rolled-back database, for calling services directly.
+
+    Use it as ``with ctx():``. It is deliberately not held open for the whole
+    test: the test client's requests would then share its ``g`` (and the
+    signed-in user cached there) instead of getting their own.
+    """
+    return app.test_request_context
 
 
 @pytest.fixture
@@ -174,7 +178,9 @@ def run_jobs(app: Flask) -> Any:
     def _run() -> None:
         with app.app_context():
             queues = [get_queue(name, app) for name in QUEUE_NAMES]
-            ThreadSafeWorker(queues, connection=queues[0].connection).work(burst=True, logging_level="WARNING")
+            ThreadSafeWorker(queues, connection=queues[0].connection).work(
+                burst=True, logging_level="WARNING"
+            )
 
     return _run
 
@@ -226,8 +232,11 @@ def scratch_postgres_database(base_url: str, name: str) -> str:
 
 def login(client: FlaskClient, user: Any) -> FlaskClient:
     """Sign ``user`` in on ``client`` as after a complete sign-in (password and second factor)."""
+    from zorgreserve.accounts.models import User
     from zorgreserve.accounts.sessions import LAST_SEEN
 
+    # Re-read the user: an earlier sign-out in the same test rotates the session nonce.
+    user = db.session.get(User, user.id, populate_existing=True)
     with client.session_transaction() as session:
         session.permanent = True
         session["_user_id"] = user.get_id()

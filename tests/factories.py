@@ -33,7 +33,7 @@ class Base(factory.alchemy.SQLAlchemyModelFactory):
     class Meta:
         abstract = True
         sqlalchemy_session_factory = lambda: db.session  # noqa: E731
-        sqlalchemy_session_persistence = "flush"
+        sqlalchemy_session_persistence = "commit"
 
 
 def region_named(name: str) -> Region:
@@ -75,7 +75,7 @@ class ReservistFactory(Base):
 
 
 @pytest.fixture
-def cast(ctx: Any) -> SimpleNamespace:
+def cast(database: Any) -> SimpleNamespace:
     """One user per role, with two institutions (A, B) and two regions (X, Y)."""
     region_x = region_named("Netwerk Acute Zorg Midden-Nederland")
     region_y = region_named("Netwerk Acute Zorg Limburg")
@@ -88,8 +88,12 @@ def cast(ctx: Any) -> SimpleNamespace:
         inst_a=inst_a,
         inst_b=inst_b,
         reservist=reservist,
-        staff_a=UserFactory(email="staff-a@example.org", role=Role.INSTITUTION_STAFF.value, institution_id=inst_a.id),
-        staff_b=UserFactory(email="staff-b@example.org", role=Role.INSTITUTION_STAFF.value, institution_id=inst_b.id),
+        staff_a=UserFactory(
+            email="staff-a@example.org", role=Role.INSTITUTION_STAFF.value, institution_id=inst_a.id
+        ),
+        staff_b=UserFactory(
+            email="staff-b@example.org", role=Role.INSTITUTION_STAFF.value, institution_id=inst_b.id
+        ),
         coordinator_x=UserFactory(
             email="coord-x@example.org", role=Role.REGIONAL_COORDINATOR.value, region_id=region_x.id
         ),
@@ -99,5 +103,5 @@ def cast(ctx: Any) -> SimpleNamespace:
         national=UserFactory(email="national@example.org", role=Role.NATIONAL_COORDINATOR.value),
         admin=UserFactory(email="admin@example.org", role=Role.ADMINISTRATOR.value),
     )
-    db.session.flush()
+    db.session.commit()
     return people

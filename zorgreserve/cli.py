@@ -54,9 +54,10 @@ def run(host: str, port: int) -> None:
             InProcessWorker(app).start()
             click.echo("Queue: in-process (no REDIS_URL); jobs run inside this server.")
     if logins:
-        click.echo("\nDemo log-ins (password for all: %s):" % app.config["DEMO_PASSWORD"])
+        click.echo(f"\nDemo log-ins (password for all: {app.config['DEMO_PASSWORD']}):")
         for login in logins:
-            click.echo(f"  {login['role']:<24} {login['email']}{'  (+ TOTP, see home page)' if login['totp'] else ''}")
+            extra = "  (+ TOTP: zorgreserve demo totp)" if login["totp"] else ""
+            click.echo(f"  {login['role']:<24} {login['email']}{extra}")
     click.echo(f"\nZorgreserve runs on http://{host}:{port}\n")
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
@@ -174,6 +175,15 @@ def demo_load(reservists: int, seed: int) -> None:
     with app.app_context(), transaction():
         created = load_demo(reservists=reservists, seed=seed, password=app.config["DEMO_PASSWORD"])
     click.echo("Demo data: " + (f"{created} records created." if created else "already present."))
+
+
+@demo.command("totp")
+@click.argument("account", type=click.Choice(["admin", "landelijk", "regio"]))
+def demo_totp(account: str) -> None:
+    """Print the current second-factor code of a demo coordinator or administrator."""
+    from zorgreserve.demo.services import current_totp
+
+    click.echo(current_totp(account))
 
 
 if __name__ == "__main__":  # pragma: no cover

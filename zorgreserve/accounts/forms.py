@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
 
 from zorgreserve.accounts.passwords import MAX_LENGTH, password_problem
 from zorgreserve.phones import PhoneNumber
@@ -127,8 +127,8 @@ class InviteForm(FlaskForm):
 
     email = _email()
     role = SelectField(_l("Role"), validators=[InputRequired()])
-    institution_id = SelectField(_l("Institution"), coerce=optional_int, validators=[Optional()])
-    region_id = SelectField(_l("Region"), coerce=optional_int, validators=[Optional()])
+    institution_id = SelectField(_l("Institution"), coerce=optional_int)
+    region_id = SelectField(_l("Region"), coerce=optional_int)
 
     def validate_institution_id(self, field: Any) -> None:
         if self.role.data == "institution_staff" and not field.data:

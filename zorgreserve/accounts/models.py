@@ -23,7 +23,9 @@ class User(Base):
     __tablename__ = "user_account"
     __table_args__ = (
         CheckConstraint(f"role IN ({ROLE_VALUES})", name="role_known"),
-        CheckConstraint("role <> 'institution_staff' OR institution_id IS NOT NULL", name="staff_institution"),
+        CheckConstraint(
+            "role <> 'institution_staff' OR institution_id IS NOT NULL", name="staff_institution"
+        ),
         CheckConstraint("role <> 'regional_coordinator' OR region_id IS NOT NULL", name="coordinator_region"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
     )
@@ -106,7 +108,9 @@ class Invitation(Base):
     __tablename__ = "invitation"
     __table_args__ = (
         CheckConstraint(f"role IN ({ROLE_VALUES})", name="role_known"),
-        CheckConstraint("role <> 'institution_staff' OR institution_id IS NOT NULL", name="staff_institution"),
+        CheckConstraint(
+            "role <> 'institution_staff' OR institution_id IS NOT NULL", name="staff_institution"
+        ),
         CheckConstraint("role <> 'regional_coordinator' OR region_id IS NOT NULL", name="coordinator_region"),
     )
 

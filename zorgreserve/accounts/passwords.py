@@ -2,7 +2,8 @@
 
 The policy: at least 12 characters, at most 128, and not on the shipped list of
 common and breached passwords (no network call). Variants made by adding
-digits or symbols to a listed password are refused too.
+digits or symbols to a listed password, or by repeating a short string, are
+refused too.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def password_problem(password: str, personal: tuple[str, ...] = ()) -> str | Non
     lowered = password.lower()
     core = _DECORATION.match(lowered).group(1)  # type: ignore[union-attr]
     listed = common_passwords()
-    if lowered in listed or core in listed or len(set(lowered)) <= 3:
+    repeated = re.fullmatch(r"(.+?)\1+", core)
+    if lowered in listed or core in listed or len(set(lowered)) <= 3 or repeated:
         return str(_l("This password is too common or appears in lists of leaked passwords. Choose another."))
     for part in personal:
         part = part.lower().strip()

@@ -95,7 +95,9 @@ def verify(user: User, code: str) -> bool:
     for recovery in user.recovery_codes:
         if recovery.used_at is None and hmac.compare_digest(recovery.code_hash, wanted):
             recovery.used_at = utcnow()
-            record("account.recovery_code_used", subject_type="user", subject_id=user.id, subject_user_id=user.id)
+            record(
+                "account.recovery_code_used", subject_type="user", subject_id=user.id, subject_user_id=user.id
+            )
             return True
     return False
 

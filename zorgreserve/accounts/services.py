@@ -110,7 +110,9 @@ def verify_email(token: str) -> VerifyResult:
     if user.email_verified_at is not None:
         return VerifyResult.ALREADY
     user.email_verified_at = utcnow()
-    record("account.email_verified", actor=user, subject_type="user", subject_id=user.id, subject_user_id=user.id)
+    record(
+        "account.email_verified", actor=user, subject_type="user", subject_id=user.id, subject_user_id=user.id
+    )
     return VerifyResult.VERIFIED
 
 
@@ -152,7 +154,9 @@ def authenticate(email: str, password: str) -> SignIn:
     if user.email_verified_at is None:
         return SignIn(SignInOutcome.UNVERIFIED, user)
     if user.role_enum.needs_second_factor:
-        outcome = SignInOutcome.NEEDS_SECOND_FACTOR if user.has_second_factor else SignInOutcome.NEEDS_ENROLMENT
+        outcome = (
+            SignInOutcome.NEEDS_SECOND_FACTOR if user.has_second_factor else SignInOutcome.NEEDS_ENROLMENT
+        )
         return SignIn(outcome, user)
     return SignIn(SignInOutcome.OK, user)
 
@@ -251,7 +255,9 @@ def create_invitation(
     )
     db.session.add(invitation)
     db.session.flush()
-    record("account.invited", actor=inviter, subject_type="invitation", subject_id=invitation.id, role=role.value)
+    record(
+        "account.invited", actor=inviter, subject_type="invitation", subject_id=invitation.id, role=role.value
+    )
     queue_email("invitation", invitation_id=invitation.id)
     return invitation
 
@@ -270,7 +276,12 @@ def open_invitation(token: str) -> Invitation | None:
         record("security.token_invalid", purpose="invite")
         return None
     invitation = db.session.get(Invitation, payload.get("i")) if isinstance(payload.get("i"), int) else None
-    if invitation is None or invitation.accepted_at or invitation.revoked_at or invitation.expires_at < utcnow():
+    if (
+        invitation is None
+        or invitation.accepted_at
+        or invitation.revoked_at
+        or invitation.expires_at < utcnow()
+    ):
         return None
     return invitation
 

@@ -48,7 +48,9 @@ def enforce_session_rules() -> Any:
         logout_user()
         session.clear()
         flash(_("You were signed out after 30 minutes without activity. Please sign in again."), "info")
-        return redirect(url_for("accounts.login", next=request.full_path if request.method == "GET" else None))
+        return redirect(
+            url_for("accounts.login", next=request.full_path if request.method == "GET" else None)
+        )
     if current_user.is_authenticated:
         session[LAST_SEEN] = time.time()
     return enforce(current_app.view_functions.get(request.endpoint))

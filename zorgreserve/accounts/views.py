@@ -27,8 +27,8 @@ from zorgreserve.accounts.models import User
 from zorgreserve.accounts.roles import INVITABLE_BY, Role, public, roles, signed_in
 from zorgreserve.accounts.sessions import LAST_SEEN
 from zorgreserve.core.urls import safe_next
-from zorgreserve.i18n import current_language
 from zorgreserve.extensions import limiter
+from zorgreserve.i18n import current_language
 
 bp = Blueprint("accounts", __name__)
 
@@ -313,8 +313,10 @@ def account() -> Any:
 def users() -> Any:
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     rows = db.session.scalars(
-        select(User).where(User.role != Role.RESERVIST.value).order_by(User.role, User.id).limit(51).offset(
-            (page - 1) * 50
-        )
+        select(User)
+        .where(User.role != Role.RESERVIST.value)
+        .order_by(User.role, User.id)
+        .limit(51)
+        .offset((page - 1) * 50)
     ).all()
     return render_template("accounts/users.html", users=rows[:50], page=page, has_more=len(rows) > 50)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DDL, ForeignKey, Integer, String, event
+from sqlalchemy import DDL, JSON, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zorgreserve.db import Base, utcnow

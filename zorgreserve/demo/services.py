@@ -74,7 +74,12 @@ def demo_logins() -> list[dict[str, Any]]:
         user = present.get(email_for(key))
         if user is not None:
             logins.append(
-                {"role": role.value, "role_label": role.label, "email": user.email, "totp": DEMO_TOTP.get(key)}
+                {
+                    "role": role.value,
+                    "role_label": role.label,
+                    "email": user.email,
+                    "totp": DEMO_TOTP.get(key),
+                }
             )
     return logins
 
@@ -100,7 +105,7 @@ def _postcodes_by_region() -> dict[int, list[Postcode]]:
     return grouped
 
 
-def load_demo(reservists: int = 300, seed: int = 2026, password: str = "zorgreserve-demo-2026") -> int:
+def load_demo(*, password: str, reservists: int = 300, seed: int = 2026) -> int:
     """Create the demo data unless it is there already; returns the number of records created."""
     if db.session.scalar(select(User.id).where(User.email == email_for("admin"))) is not None:
         return 0
@@ -128,7 +133,9 @@ def load_demo(reservists: int = 300, seed: int = 2026, password: str = "zorgrese
     db.session.flush()
 
     utrecht = next((r for r in regions if r.name == UTRECHT), regions[0])
-    hospital = next(i for i in institutions if i.region_id == utrecht.id and i.kind == InstitutionKind.HOSPITAL)
+    hospital = next(
+        i for i in institutions if i.region_id == utrecht.id and i.kind == InstitutionKind.HOSPITAL
+    )
     for key, role, first, last in STAFF_ACCOUNTS:
         user = User(
             email=email_for(key),

@@ -24,7 +24,9 @@ def institutions_in_scope(user: User) -> list[Institution]:
     return list(db.session.scalars(query))
 
 
-def create_institution(user: User, *, name: str, kind: str, region_id: int, postcode: str | None) -> Institution:
+def create_institution(
+    user: User, *, name: str, kind: str, region_id: int, postcode: str | None
+) -> Institution:
     """Create an institution; regional coordinators only in their own region."""
     if user.role_enum is Role.REGIONAL_COORDINATOR and region_id != user.region_id:
         raise PermissionError("regional coordinators create institutions in their own region only")

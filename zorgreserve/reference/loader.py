@@ -56,13 +56,17 @@ def load_regions(session: Session) -> dict[str, Region]:
     for row in rows("roaz_regions.csv"):
         region = existing.get(row["roaz_region"])
         if region is None:
-            region = Region(name=row["roaz_region"], code=slug(row["roaz_region"]), valid_from=REGIONS_VALID_FROM)
+            region = Region(
+                name=row["roaz_region"], code=slug(row["roaz_region"]), valid_from=REGIONS_VALID_FROM
+            )
             session.add(region)
             existing[region.name] = region
         region.trauma_centre = row["trauma_centre"] or None
         region.successor_name = row["merged_into"] or None
     session.flush()
-    pairs = {tuple(r) for r in session.execute(select(RegionNeighbour.region_a_id, RegionNeighbour.region_b_id))}
+    pairs = {
+        tuple(r) for r in session.execute(select(RegionNeighbour.region_a_id, RegionNeighbour.region_b_id))
+    }
     for row in rows("roaz_neighbours.csv"):
         a, b = sorted((existing[row["region_a"]].id, existing[row["region_b"]].id))
         if (a, b) not in pairs:
@@ -85,7 +89,9 @@ def load_municipalities(session: Session, regions: dict[str, Region]) -> int:
         municipality.safety_region_name = row["safety_region_name"]
     session.flush()
     mapped = set(
-        session.scalars(select(MunicipalityRegion.municipality_code).where(MunicipalityRegion.valid_to.is_(None)))
+        session.scalars(
+            select(MunicipalityRegion.municipality_code).where(MunicipalityRegion.valid_to.is_(None))
+        )
     )
     for row in rows("municipality_roaz.csv"):
         if row["municipality_code"] in mapped:
@@ -134,7 +140,9 @@ def load_professions(session: Session) -> dict[str, Profession]:
         profession.name = row["name"]
         profession.big_article = row["big_article"] or None
         profession.has_big_register = _flag(row["has_big_register"])
-        profession.reregistration_hours = int(row["reregistration_hours"]) if row["reregistration_hours"] else None
+        profession.reregistration_hours = (
+            int(row["reregistration_hours"]) if row["reregistration_hours"] else None
+        )
         profession.note = row["note"] or None
     session.flush()
     return existing
@@ -157,7 +165,9 @@ def load_qualifications(session: Session, professions: dict[str, Profession]) ->
     session.flush()
     links = {
         tuple(r)
-        for r in session.execute(select(QualificationInclusion.qualification_id, QualificationInclusion.includes_id))
+        for r in session.execute(
+            select(QualificationInclusion.qualification_id, QualificationInclusion.includes_id)
+        )
     }
     for row in table:
         for included in filter(None, row["includes"].split(";")):

@@ -149,7 +149,9 @@ class QualificationInclusion(Base):
     qualification_id: Mapped[int] = mapped_column(
         ForeignKey("qualification.id", ondelete="CASCADE"), primary_key=True
     )
-    includes_id: Mapped[int] = mapped_column(ForeignKey("qualification.id", ondelete="CASCADE"), primary_key=True)
+    includes_id: Mapped[int] = mapped_column(
+        ForeignKey("qualification.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Qualification(Base):

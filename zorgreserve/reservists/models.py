@@ -32,7 +32,9 @@ class Reservist(Base):
     __table_args__ = (
         CheckConstraint("status IN ('active', 'paused', 'withdrawn')", name="status_known"),
         CheckConstraint("max_travel_km BETWEEN 1 AND 400", name="travel_range"),
-        CheckConstraint("max_hours_per_week IS NULL OR max_hours_per_week BETWEEN 1 AND 60", name="hours_range"),
+        CheckConstraint(
+            "max_hours_per_week IS NULL OR max_hours_per_week BETWEEN 1 AND 60", name="hours_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
