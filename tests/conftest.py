@@ -146,7 +146,7 @@ def database(app: Flask) -> Iterator[Any]:
         if outer.is_active:
             outer.rollback()
         connection.close()
-        db.session.configure(bind=engine, join_transaction_mode="conservative_savepoint")
+        db.session.configure(bind=engine, join_transaction_mode="conditional_savepoint")
 
 
 @pytest.fixture

@@ -154,9 +154,15 @@ def test_unknown_job_names_are_refused(app, database):
         services.add_job(db.session, "os.system", {"command": "rm -rf /"})
 
 
-def test_in_process_worker_runs_jobs_in_the_background(app, database):
-    """The embedded default: a thread works the fakeredis queue inside the web process."""
+def test_in_process_worker_runs_jobs_in_the_background(app):
+    """The embedded default: a thread works the fakeredis queue inside the web process.
+
+    Real commits here (no rolled-back connection): the worker thread needs its own
+    connection, as it has in production. The rows are removed afterwards.
+    """
     import time
+
+    from sqlalchemy import delete
 
     from zorgreserve.jobs.queue import InProcessWorker
 
@@ -165,11 +171,14 @@ def test_in_process_worker_runs_jobs_in_the_background(app, database):
     worker.start()
     try:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            db.session.expire_all()
-            if db.session.get(OutboxJob, outbox_id).done_at is not None:
-                break
+        done = None
+        while time.monotonic() < deadline and done is None:
             time.sleep(0.05)
+            with db.transaction() as session:
+                done = session.get(OutboxJob, outbox_id).done_at
     finally:
         worker.stop()
-    assert db.session.get(OutboxJob, outbox_id).done_at is not None
+        with db.transaction() as session:
+            session.execute(delete(OutboxJob))
+            session.execute(delete(WorkerHeartbeat))
+    assert done is not None
