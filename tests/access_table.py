@@ -56,3 +56,20 @@ EXPECTED: dict[str, str] = {
     "institutions.create POST":              "LFFFAAAA",
     "reference.index GET":                   "LFFFFFFA",
 }
+
+
+def _merge_module_tables() -> None:
+    """Add the tables of tests/access_tables/*.py (one per domain module)."""
+    import importlib
+    import pkgutil
+
+    from tests import access_tables
+
+    for module in pkgutil.iter_modules(access_tables.__path__):
+        table = importlib.import_module(f"tests.access_tables.{module.name}").EXPECTED
+        clash = set(table) & set(EXPECTED)
+        assert not clash, f"routes listed twice: {sorted(clash)}"
+        EXPECTED.update(table)
+
+
+_merge_module_tables()

@@ -11,3 +11,4 @@ from zorgreserve.jobs import heartbeat as jobs_heartbeat  # noqa: F401
 from zorgreserve.jobs import models as jobs_models  # noqa: F401
 from zorgreserve.reference import models as reference_models  # noqa: F401
 from zorgreserve.reservists import models as reservists_models  # noqa: F401
+from zorgreserve.availability import models as availability_models  # noqa: F401

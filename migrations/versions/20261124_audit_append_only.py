@@ -1,6 +1,6 @@
-"""Make the audit trail append-only with database triggers.
+"""Make the audit trail and the access log append-only with database triggers.
 
-The application's own connection cannot update or delete audit rows: the
+The application's own connection cannot update or delete their rows: the
 triggers refuse it on PostgreSQL and SQLite alike (NEN 7513: the log cannot be
 altered by the application). Written by hand; the statements are frozen here
 rather than imported, so later code changes never alter this revision.
@@ -19,7 +19,7 @@ down_revision = "20261124_initial_schema"
 branch_labels = None
 depends_on = None
 
-TABLES = ("audit_event",)
+TABLES = ("audit_event", "access_log")
 
 
 def upgrade() -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 20261124_initial_schema
 Revises:
-Create Date: 2026-11-24 07:11:29.334554
+Create Date: 2026-11-24 07:23:17.843761
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import zorgreserve.db
+
 
 revision = "20261124_initial_schema"
 down_revision = None
@@ -270,6 +271,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_user_account_region_id"), ["region_id"], unique=False)
 
     op.create_table(
+        "access_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("occurred_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("action", sa.String(length=20), nullable=False),
+        sa.Column("subject_reservist_id", sa.Integer(), nullable=True),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("actor_role", sa.String(length=32), nullable=True),
+        sa.Column("organisation", sa.String(length=120), nullable=True),
+        sa.Column("context", sa.String(length=120), nullable=False),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"],
+            ["user_account.id"],
+            name=op.f("fk_access_log_actor_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_access_log")),
+    )
+    with op.batch_alter_table("access_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_access_log_actor_id"), ["actor_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_access_log_occurred_at"), ["occurred_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_access_log_subject_reservist_id"), ["subject_reservist_id"], unique=False
+        )
+
+    op.create_table(
         "audit_event",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("occurred_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
@@ -404,13 +431,26 @@ def upgrade() -> None:
     op.create_table(
         "reservist",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("pc4", sa.String(length=4), nullable=True),
+        sa.Column("home_region_id", sa.Integer(), nullable=True),
+        sa.Column("latitude", sa.Float(), nullable=True),
+        sa.Column("longitude", sa.Float(), nullable=True),
         sa.Column("max_travel_km", sa.Integer(), nullable=False),
         sa.Column("max_hours_per_week", sa.Integer(), nullable=True),
+        sa.Column("channels", sa.String(length=5), nullable=False),
+        sa.Column("languages", sa.String(length=60), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("paused_until", sa.Date(), nullable=True),
+        sa.Column("standby_until", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("withdrawn_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("erased_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("channels IN ('sms', 'email', 'both')", name=op.f("ck_reservist_channels_known")),
+        sa.CheckConstraint(
+            "status <> 'paused' OR paused_until IS NOT NULL", name=op.f("ck_reservist_pause_has_end")
+        ),
         sa.CheckConstraint(
             "status IN ('active', 'paused', 'withdrawn')", name=op.f("ck_reservist_status_known")
         ),
@@ -419,19 +459,228 @@ def upgrade() -> None:
             name=op.f("ck_reservist_hours_range"),
         ),
         sa.CheckConstraint("max_travel_km BETWEEN 1 AND 400", name=op.f("ck_reservist_travel_range")),
+        sa.ForeignKeyConstraint(
+            ["home_region_id"], ["region.id"], name=op.f("fk_reservist_home_region_id_region")
+        ),
         sa.ForeignKeyConstraint(["pc4"], ["postcode.pc4"], name=op.f("fk_reservist_pc4_postcode")),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["user_account.id"],
             name=op.f("fk_reservist_user_id_user_account"),
-            ondelete="CASCADE",
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reservist")),
         sa.UniqueConstraint("user_id", name=op.f("uq_reservist_user_id")),
     )
     with op.batch_alter_table("reservist", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_reservist_pc4"), ["pc4"], unique=False)
+        batch_op.create_index("ix_reservist_search", ["home_region_id", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_reservist_status"), ["status"], unique=False)
+
+    op.create_table(
+        "availability_period",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("starts_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("note", sa.String(length=200), nullable=True),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('available', 'unavailable')", name=op.f("ck_availability_period_kind_known")
+        ),
+        sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_availability_period_ends_after_start")),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_availability_period_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_availability_period")),
+    )
+    with op.batch_alter_table("availability_period", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_availability_period_range", ["reservist_id", "starts_at", "ends_at"], unique=False
+        )
+
+    op.create_table(
+        "availability_weekly",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("weekday", sa.Integer(), nullable=False),
+        sa.Column("start_minute", sa.Integer(), nullable=False),
+        sa.Column("end_minute", sa.Integer(), nullable=False),
+        sa.CheckConstraint("end_minute BETWEEN 1 AND 1440", name=op.f("ck_availability_weekly_end_range")),
+        sa.CheckConstraint("start_minute <> end_minute", name=op.f("ck_availability_weekly_not_empty")),
+        sa.CheckConstraint(
+            "start_minute BETWEEN 0 AND 1439", name=op.f("ck_availability_weekly_start_range")
+        ),
+        sa.CheckConstraint("weekday BETWEEN 0 AND 6", name=op.f("ck_availability_weekly_weekday_range")),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_availability_weekly_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_availability_weekly")),
+    )
+    with op.batch_alter_table("availability_weekly", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_availability_weekly_reservist_id"), ["reservist_id"], unique=False
+        )
+
+    op.create_table(
+        "big_registration",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("profession_id", sa.Integer(), nullable=False),
+        sa.Column("big_number", sa.String(length=11), nullable=False),
+        sa.Column("verification", sa.String(length=10), nullable=False),
+        sa.Column("rejection_reason", sa.Text(), nullable=True),
+        sa.Column("reregistration_due", sa.Date(), nullable=True),
+        sa.Column("lookup_result", sa.String(length=12), nullable=True),
+        sa.Column("lookup_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("verified_by_id", sa.Integer(), nullable=True),
+        sa.Column("verified_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("changed_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "lookup_result IS NULL OR lookup_result IN ('verified', 'not_found', 'unavailable')",
+            name=op.f("ck_big_registration_lookup_known"),
+        ),
+        sa.CheckConstraint(
+            "verification IN ('unverified', 'verified', 'rejected')",
+            name=op.f("ck_big_registration_verification_known"),
+        ),
+        sa.CheckConstraint("length(big_number) = 11", name=op.f("ck_big_registration_big_number_length")),
+        sa.ForeignKeyConstraint(
+            ["profession_id"], ["profession.id"], name=op.f("fk_big_registration_profession_id_profession")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_big_registration_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["verified_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_big_registration_verified_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_big_registration")),
+        sa.UniqueConstraint(
+            "reservist_id", "profession_id", name=op.f("uq_big_registration_reservist_id_profession_id")
+        ),
+    )
+    with op.batch_alter_table("big_registration", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_big_registration_big_number"), ["big_number"], unique=False)
+        batch_op.create_index("ix_big_registration_queue", ["verification"], unique=False)
+        batch_op.create_index(batch_op.f("ix_big_registration_reservist_id"), ["reservist_id"], unique=False)
+
+    op.create_table(
+        "evidence",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("storage_key", sa.String(length=64), nullable=False),
+        sa.Column("filename", sa.String(length=120), nullable=False),
+        sa.Column("content_type", sa.String(length=40), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("uploaded_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "content_type IN ('application/pdf', 'image/jpeg', 'image/png')",
+            name=op.f("ck_evidence_type_known"),
+        ),
+        sa.CheckConstraint("size_bytes > 0", name=op.f("ck_evidence_not_empty")),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_evidence_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence")),
+        sa.UniqueConstraint("storage_key", name=op.f("uq_evidence_storage_key")),
+    )
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_evidence_reservist_id"), ["reservist_id"], unique=False)
+
+    op.create_table(
+        "expiry_reminder",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("item_type", sa.String(length=20), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("expires_on", sa.Date(), nullable=False),
+        sa.Column("sent_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_expiry_reminder_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_expiry_reminder")),
+        sa.UniqueConstraint(
+            "item_type", "item_id", "expires_on", name=op.f("uq_expiry_reminder_item_type_item_id_expires_on")
+        ),
+    )
+    with op.batch_alter_table("expiry_reminder", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_expiry_reminder_reservist_id"), ["reservist_id"], unique=False)
+
+    op.create_table(
+        "reservist_region",
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["region.id"], name=op.f("fk_reservist_region_region_id_region")
+        ),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_reservist_region_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("reservist_id", "region_id", name=op.f("pk_reservist_region")),
+    )
+    with op.batch_alter_table("reservist_region", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_reservist_region_region_id"), ["region_id"], unique=False)
+
+    op.create_table(
+        "reservist_skill",
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("skill_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_reservist_skill_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(["skill_id"], ["skill.id"], name=op.f("fk_reservist_skill_skill_id_skill")),
+        sa.PrimaryKeyConstraint("reservist_id", "skill_id", name=op.f("pk_reservist_skill")),
+    )
+    with op.batch_alter_table("reservist_skill", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_reservist_skill_skill_id"), ["skill_id"], unique=False)
+
+    op.create_table(
+        "training_record",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("course", sa.String(length=200), nullable=False),
+        sa.Column("completed_on", sa.Date(), nullable=False),
+        sa.Column("expires_on", sa.Date(), nullable=True),
+        sa.CheckConstraint(
+            "expires_on IS NULL OR expires_on >= completed_on",
+            name=op.f("ck_training_record_expiry_after_completion"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_training_record_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_training_record")),
+    )
+    with op.batch_alter_table("training_record", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_training_record_reservist_id"), ["reservist_id"], unique=False)
 
     op.create_table(
         "reservist_qualification",
@@ -440,7 +689,13 @@ def upgrade() -> None:
         sa.Column("qualification_id", sa.Integer(), nullable=False),
         sa.Column("obtained_on", sa.Date(), nullable=False),
         sa.Column("expires_on", sa.Date(), nullable=True),
+        sa.Column("evidence_id", sa.Integer(), nullable=True),
+        sa.Column("evidence_verified", sa.Boolean(), nullable=False),
         sa.Column("verification", sa.String(length=10), nullable=False),
+        sa.Column("rejection_reason", sa.Text(), nullable=True),
+        sa.Column("verified_by_id", sa.Integer(), nullable=True),
+        sa.Column("verified_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("changed_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "verification IN ('unverified', 'verified', 'rejected')",
             name=op.f("ck_reservist_qualification_verification_known"),
@@ -448,6 +703,12 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "expires_on IS NULL OR expires_on >= obtained_on",
             name=op.f("ck_reservist_qualification_expiry_after_obtained"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["evidence_id"],
+            ["evidence.id"],
+            name=op.f("fk_reservist_qualification_evidence_id_evidence"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["qualification_id"],
@@ -460,6 +721,12 @@ def upgrade() -> None:
             name=op.f("fk_reservist_qualification_reservist_id_reservist"),
             ondelete="CASCADE",
         ),
+        sa.ForeignKeyConstraint(
+            ["verified_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_reservist_qualification_verified_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reservist_qualification")),
         sa.UniqueConstraint(
             "reservist_id",
@@ -469,7 +736,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("reservist_qualification", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_reservist_qualification_qualification_id"), ["qualification_id"], unique=False
+            "ix_reservist_qualification_match",
+            ["qualification_id", "verification", "reservist_id"],
+            unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_reservist_qualification_reservist_id"), ["reservist_id"], unique=False
@@ -482,11 +751,46 @@ def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table("reservist_qualification", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reservist_qualification_reservist_id"))
-        batch_op.drop_index(batch_op.f("ix_reservist_qualification_qualification_id"))
+        batch_op.drop_index("ix_reservist_qualification_match")
 
     op.drop_table("reservist_qualification")
+    with op.batch_alter_table("training_record", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_training_record_reservist_id"))
+
+    op.drop_table("training_record")
+    with op.batch_alter_table("reservist_skill", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reservist_skill_skill_id"))
+
+    op.drop_table("reservist_skill")
+    with op.batch_alter_table("reservist_region", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_reservist_region_region_id"))
+
+    op.drop_table("reservist_region")
+    with op.batch_alter_table("expiry_reminder", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_expiry_reminder_reservist_id"))
+
+    op.drop_table("expiry_reminder")
+    with op.batch_alter_table("evidence", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_evidence_reservist_id"))
+
+    op.drop_table("evidence")
+    with op.batch_alter_table("big_registration", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_big_registration_reservist_id"))
+        batch_op.drop_index("ix_big_registration_queue")
+        batch_op.drop_index(batch_op.f("ix_big_registration_big_number"))
+
+    op.drop_table("big_registration")
+    with op.batch_alter_table("availability_weekly", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_availability_weekly_reservist_id"))
+
+    op.drop_table("availability_weekly")
+    with op.batch_alter_table("availability_period", schema=None) as batch_op:
+        batch_op.drop_index("ix_availability_period_range")
+
+    op.drop_table("availability_period")
     with op.batch_alter_table("reservist", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reservist_status"))
+        batch_op.drop_index("ix_reservist_search")
         batch_op.drop_index(batch_op.f("ix_reservist_pc4"))
 
     op.drop_table("reservist")
@@ -514,6 +818,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_event_action"))
 
     op.drop_table("audit_event")
+    with op.batch_alter_table("access_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_access_log_subject_reservist_id"))
+        batch_op.drop_index(batch_op.f("ix_access_log_occurred_at"))
+        batch_op.drop_index(batch_op.f("ix_access_log_actor_id"))
+
+    op.drop_table("access_log")
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_account_region_id"))
         batch_op.drop_index(batch_op.f("ix_user_account_institution_id"))

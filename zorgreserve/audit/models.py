@@ -1,4 +1,4 @@
-"""The append-only audit trail of security events and administrative changes.
+"""The append-only audit trail and the access log of personal data.
 
 Rows are never updated or deleted by the application: database triggers refuse
 it (see ``APPEND_ONLY_DDL``), so even a bug or an injected statement through the
@@ -31,8 +31,6 @@ class AuditEvent(Base):
     subject_user_id: Mapped[int | None] = mapped_column(Integer, index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
-
-APPEND_ONLY_TABLES = ("audit_event",)
 
 POSTGRES_FUNCTION = DDL(
     """
@@ -69,3 +67,27 @@ def _install(table: Any, connection: Any, **_kw: Any) -> None:
 
 
 event.listen(AuditEvent.__table__, "after_create", _install)
+
+
+class AccessLogEntry(Base):
+    """One view or change of a reservist's personal data by someone else (NEN 7513 style).
+
+    What happened, when (UTC), whose data, who did it, on behalf of which
+    organisation and in which role, and the context (which page or export).
+    Append-only like the audit trail; reading the log is itself logged.
+    """
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(20))  # view, change, export, verify, download
+    subject_reservist_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    actor_role: Mapped[str | None] = mapped_column(String(32))
+    organisation: Mapped[str | None] = mapped_column(String(120))
+    context: Mapped[str] = mapped_column(String(120))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+event.listen(AccessLogEntry.__table__, "after_create", _install)

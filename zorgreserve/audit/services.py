@@ -41,3 +41,34 @@ def record(
     )
     db.session.add(event)
     return event
+
+
+def log_access(action: str, reservist_id: int, context: str, *, actor: Any = None, **details: Any) -> None:
+    """Record that someone other than the reservist viewed, changed or exported their data.
+
+    Views and services call this for every access to a reservist's personal data
+    by staff; the reservist's own access is not logged (it is not "someone else").
+    """
+    from zorgreserve.audit.models import AccessLogEntry
+
+    if actor is None and has_request_context() and current_user and current_user.is_authenticated:
+        actor = current_user
+    if actor is not None and getattr(actor, "role", None) == "reservist":
+        return
+    organisation = None
+    if actor is not None:
+        if getattr(actor, "institution", None) is not None:
+            organisation = actor.institution.name
+        elif getattr(actor, "region", None) is not None:
+            organisation = actor.region.name
+    db.session.add(
+        AccessLogEntry(
+            action=action,
+            subject_reservist_id=reservist_id,
+            actor_id=getattr(actor, "id", None),
+            actor_role=getattr(actor, "role", None),
+            organisation=organisation,
+            context=context,
+            details=details,
+        )
+    )

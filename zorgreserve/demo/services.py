@@ -179,12 +179,19 @@ def load_demo(*, password: str, reservists: int = 300, seed: int = 2026) -> int:
             )
             db.session.add(user)
             db.session.flush()
+        postcode = rng.choice(postcodes[region.id])
+        paused = rng.random() < 0.05
         reservist = Reservist(
             user_id=user.id,
-            pc4=rng.choice(postcodes[region.id]).pc4,
+            pc4=postcode.pc4,
+            home_region_id=region.id,
+            latitude=postcode.latitude,
+            longitude=postcode.longitude,
             max_travel_km=rng.choice([15, 25, 40, 60, 100]),
             max_hours_per_week=rng.choice([None, 16, 24, 32, 40]),
-            status="paused" if rng.random() < 0.05 else "active",
+            channels=rng.choice(["sms", "email", "both", "both"]),
+            status="paused" if paused else "active",
+            paused_until=today + timedelta(days=rng.randrange(7, 60)) if paused else None,
         )
         code = rng.choices(codes, weights)[0]
         obtained = today - timedelta(days=rng.randrange(365, 365 * 25))
