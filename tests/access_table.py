@@ -45,6 +45,8 @@ EXPECTED: dict[str, str] = {
     "accounts.forgot_password POST":         "AAAAAAAA",
     "accounts.reset_password GET":           "NNNNNNNN",
     "accounts.reset_password POST":          "NNNNNNNN",
+    "accounts.activate GET":                 "NNNNNNNN",
+    "accounts.activate POST":                "NNNNNNNN",
     "accounts.accept_invitation GET":        "NNNNNNNN",
     "accounts.accept_invitation POST":       "NNNNNNNN",
     "accounts.invite GET":                   "LFFFAAAA",

@@ -16,7 +16,9 @@ from zorgreserve.phones import InvalidPhoneNumber, display_phone, normalise_phon
 def test_production_refuses_to_start_without_secret_key(tmp_path):
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_config(tmp_path, {"ZORGRESERVE_ENV": "production"})
-    assert load_config(tmp_path, {"ZORGRESERVE_ENV": "production", "SECRET_KEY": "s" * 64})["SESSION_COOKIE_SECURE"]
+    assert load_config(tmp_path, {"ZORGRESERVE_ENV": "production", "SECRET_KEY": "s" * 64})[
+        "SESSION_COOKIE_SECURE"
+    ]
 
 
 def test_embedded_default_generates_one_secret_key_and_keeps_it(tmp_path):
@@ -52,7 +54,13 @@ def test_demo_data_loads_once(app, database):
         assert created > 25
         assert load_demo(reservists=25, password="demo-password-for-tests") == 0
         roles = {login["role"] for login in demo_logins()}
-    assert roles == {"administrator", "national_coordinator", "regional_coordinator", "institution_staff", "reservist"}
+    assert roles == {
+        "administrator",
+        "national_coordinator",
+        "regional_coordinator",
+        "institution_staff",
+        "reservist",
+    }
 
 
 def test_health_reports_database_queue_and_worker(client):

@@ -75,3 +75,11 @@ def heartbeat() -> None:
     from zorgreserve.jobs.heartbeat import record_heartbeat
 
     record_heartbeat()
+
+
+@job
+def daily_expiry_reminders() -> None:
+    """Record the daily reminder run in the outbox, so a lost queue or a crash cannot skip a day."""
+    from zorgreserve.jobs.services import add_job
+
+    add_job(db.session, "privacy.expiry_reminders", {}, description="daily expiry reminders")

@@ -38,6 +38,9 @@ def build_cron(app: Flask) -> CronScheduler:
     cron = CronScheduler(connection=redis_connection(app), logging_level=app.config["LOG_LEVEL"])
     cron.register(jobs.sweep_outbox, queue_name="default", interval=app.config["OUTBOX_SWEEP_INTERVAL"])
     cron.register(jobs.heartbeat, queue_name="default", interval=60)
+    # Daily at 07:00 UTC: e-mail reservists whose qualification, training or BIG
+    # re-registration expires within 30 days (once per item, recorded in the database).
+    cron.register(jobs.daily_expiry_reminders, queue_name="default", cron="0 7 * * *")
     return cron
 
 

@@ -74,11 +74,26 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from zorgreserve.accounts.views import bp as accounts_bp
+    from zorgreserve.availability.views import bp as availability_bp
+    from zorgreserve.coordination.views import bp as coordination_bp
     from zorgreserve.core.views import bp as core_bp
     from zorgreserve.institutions.views import bp as institutions_bp
+    from zorgreserve.privacy.views import bp as privacy_bp
     from zorgreserve.reference.views import bp as reference_bp
+    from zorgreserve.reservists.views import bp as reservists_bp
+    from zorgreserve.verification.views import bp as verification_bp
 
-    for blueprint in (core_bp, accounts_bp, institutions_bp, reference_bp):
+    for blueprint in (
+        core_bp,
+        accounts_bp,
+        institutions_bp,
+        reference_bp,
+        reservists_bp,
+        availability_bp,
+        verification_bp,
+        coordination_bp,
+        privacy_bp,
+    ):
         app.register_blueprint(blueprint)
 
 

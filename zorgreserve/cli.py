@@ -158,6 +158,29 @@ def reference_load() -> None:
         click.echo(f"{name:<24} {count}")
 
 
+class BenchmarkGroup(click.Group):
+    """``zorgreserve bench NAME``: every module in ``zorgreserve/bench/`` with a ``command``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        import pkgutil
+
+        import zorgreserve.bench
+
+        return sorted(m.name for m in pkgutil.iter_modules(zorgreserve.bench.__path__))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        import importlib
+
+        if cmd_name not in self.list_commands(ctx):
+            return None
+        return importlib.import_module(f"zorgreserve.bench.{cmd_name}").command
+
+
+@main.group(cls=BenchmarkGroup)
+def bench() -> None:
+    """Benchmarks against the database in DATABASE_URL (PostgreSQL for the targets)."""
+
+
 @main.group()
 def demo() -> None:
     """Demo data for trying the product."""

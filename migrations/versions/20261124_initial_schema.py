@@ -12,7 +12,6 @@ from alembic import op
 
 import zorgreserve.db
 
-
 revision = "20261124_initial_schema"
 down_revision = None
 branch_labels = None

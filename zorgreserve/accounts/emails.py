@@ -37,6 +37,10 @@ def send_account_email(kind: str, user_id: int | None = None, invitation_id: int
         context["link"] = external_url("accounts.verify_email", token=services.verification_token(user))
     elif kind == "reset_password":
         context["link"] = external_url("accounts.reset_password", token=services.reset_token(user))
+    elif kind == "activate_account":
+        # An imported reservist activates the account by choosing a first password.
+        token = services.reset_token(user, purpose="activate")
+        context["link"] = external_url("accounts.activate", token=token)
     elif kind == "already_registered":
         context["link"] = external_url("accounts.forgot_password")
     else:

@@ -182,18 +182,20 @@ def start_password_reset(email: str) -> None:
         record("account.reset_requested", subject_type="user", subject_id=user.id, subject_user_id=user.id)
 
 
-def reset_token(user: User) -> str:
-    return tokens.make_token("reset", {"u": user.id, "h": tokens.digest(user.password_hash)})
+def reset_token(user: User, purpose: str = "reset") -> str:
+    """A password link: ``reset`` (valid an hour) or ``activate`` (imported accounts, valid a week)."""
+    return tokens.make_token(purpose, {"u": user.id, "h": tokens.digest(user.password_hash)})
 
 
-def user_for_reset_token(token: str) -> User | None:
-    """The user a reset link belongs to, or None if it is invalid, expired or already used."""
+def user_for_reset_token(token: str, purpose: str = "reset") -> User | None:
+    """The user a password link belongs to, or None if it is invalid, expired or already used."""
+    max_age = current_app.config["PASSWORD_RESET_MAX_AGE" if purpose == "reset" else "INVITATION_MAX_AGE"]
     try:
-        payload = tokens.read_token("reset", token, current_app.config["PASSWORD_RESET_MAX_AGE"])
+        payload = tokens.read_token(purpose, token, max_age)
     except tokens.TokenExpired:
         return None
     except tokens.TokenInvalid:
-        record("security.token_invalid", purpose="reset")
+        record("security.token_invalid", purpose=purpose)
         return None
     user = db.session.get(User, payload.get("u")) if isinstance(payload.get("u"), int) else None
     # The digest of the current hash makes the link single use: resetting changes the hash.
@@ -203,6 +205,8 @@ def user_for_reset_token(token: str) -> User | None:
 
 
 def set_password(user: User, password: str) -> None:
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # the link arrived by e-mail: the address works
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     end_all_sessions(user)

@@ -18,6 +18,7 @@ SALTS = {
     "verify": "zorgreserve.verify-email",
     "reset": "zorgreserve.reset-password",
     "invite": "zorgreserve.invitation",
+    "activate": "zorgreserve.activate-account",
 }
 
 

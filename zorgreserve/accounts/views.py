@@ -216,9 +216,20 @@ def forgot_password() -> Any:
 @public
 @limiter.limit("20 per hour", methods=["POST"])
 def reset_password(token: str) -> Any:
+    return _choose_password(token, "reset")
+
+
+@bp.route("/account/activate/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit("20 per hour", methods=["POST"])
+def activate(token: str) -> Any:
+    return _choose_password(token, "activate")
+
+
+def _choose_password(token: str, purpose: str) -> Any:
     g.referrer_policy = "no-referrer"
     g.no_store = True
-    user = services.user_for_reset_token(token)
+    user = services.user_for_reset_token(token, purpose)
     if user is None:
         db.session.commit()
         return render_template("accounts/link_invalid.html"), 404

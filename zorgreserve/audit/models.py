@@ -83,7 +83,9 @@ class AccessLogEntry(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     action: Mapped[str] = mapped_column(String(20))  # view, change, export, verify, download
     subject_reservist_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
     actor_role: Mapped[str | None] = mapped_column(String(32))
     organisation: Mapped[str | None] = mapped_column(String(120))
     context: Mapped[str] = mapped_column(String(120))

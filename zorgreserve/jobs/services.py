@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 HANDLERS: dict[str, str] = {
     "system.heartbeat": "zorgreserve.jobs.heartbeat:record_heartbeat",
     "accounts.send_email": "zorgreserve.accounts.emails:send_account_email",
+    "verification.notify": "zorgreserve.verification.emails:send_verification_email",
+    "privacy.expiry_reminders": "zorgreserve.privacy.reminders:send_expiry_reminders",
 }
 
 MAX_ATTEMPTS = 6

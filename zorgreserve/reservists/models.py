@@ -132,9 +132,7 @@ class Evidence(Base):
 
     __tablename__ = "evidence"
     __table_args__ = (
-        CheckConstraint(
-            "content_type IN ('application/pdf', 'image/jpeg', 'image/png')", name="type_known"
-        ),
+        CheckConstraint("content_type IN ('application/pdf', 'image/jpeg', 'image/png')", name="type_known"),
         CheckConstraint("size_bytes > 0", name="not_empty"),
     )
 
