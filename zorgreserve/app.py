@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from zorgreserve.core.views import bp as core_bp
     from zorgreserve.institutions.views import bp as institutions_bp
     from zorgreserve.privacy.views import bp as privacy_bp
+    from zorgreserve.privacy.views import imports as imports_bp
     from zorgreserve.reference.views import bp as reference_bp
     from zorgreserve.reservists.views import bp as reservists_bp
     from zorgreserve.verification.views import bp as verification_bp
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
         verification_bp,
         coordination_bp,
         privacy_bp,
+        imports_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -23,9 +23,17 @@ def role_label(value: str) -> str:
     return Role(value).label
 
 
+def has_endpoint(name: str) -> bool:
+    """Whether a route exists, so shared navigation can link to modules as they arrive."""
+    from flask import current_app
+
+    return name in current_app.view_functions
+
+
 def register(app: Flask) -> None:
     from zorgreserve.i18n import current_language
 
+    app.add_template_global(has_endpoint, "has_endpoint")
     app.add_template_filter(local_datetime, "datetime")
     app.add_template_filter(display_phone, "phone")
     app.add_template_filter(role_label, "role_label")
