@@ -23,6 +23,7 @@ ROLES = (
     "admin",
 )
 
+# fmt: off
 #                                           anon res  stA  stB  coX  coY  nat  adm
 EXPECTED: dict[str, str] = {
     "static GET":                            "AAAAAAAA",
@@ -58,6 +59,7 @@ EXPECTED: dict[str, str] = {
     "institutions.create POST":              "LFFFAAAA",
     "reference.index GET":                   "LFFFFFFA",
 }
+# fmt: on
 
 
 def _merge_module_tables() -> None:

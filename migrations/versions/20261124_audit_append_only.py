@@ -28,7 +28,7 @@ def upgrade() -> None:
             """
             CREATE OR REPLACE FUNCTION zr_refuse_change() RETURNS trigger AS $$
             BEGIN
-                RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME;
+                RAISE EXCEPTION USING MESSAGE = 'table ' || TG_TABLE_NAME || ' is append-only';
             END;
             $$ LANGUAGE plpgsql
             """

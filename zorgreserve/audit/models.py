@@ -36,7 +36,7 @@ POSTGRES_FUNCTION = DDL(
     """
     CREATE OR REPLACE FUNCTION zr_refuse_change() RETURNS trigger AS $$
     BEGIN
-        RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME;
+        RAISE EXCEPTION USING MESSAGE = 'table ' || TG_TABLE_NAME || ' is append-only';
     END;
     $$ LANGUAGE plpgsql
     """

@@ -15,8 +15,7 @@ from typing import Any
 
 from babel.dates import get_day_names
 from flask import Blueprint, Response, current_app, flash, g, render_template, session, url_for
-from flask_babel import format_date, get_locale
-from flask_babel import gettext as _
+from flask_babel import format_date, get_locale, ngettext
 from flask_login import current_user, logout_user
 
 from zorgreserve import db
@@ -40,22 +39,23 @@ def _me() -> User:
 def correction_links() -> dict[str, str]:
     """Where the reservist corrects their data (the profile pages of the reservists module)."""
     links = {}
-    for key, endpoint, fallback in (
-        ("profile", "reservists.profile", "/me/profile"),
-        ("qualifications", "reservists.qualifications", "/me/profile"),
-        ("availability", "availability.index", "/me/availability/"),
+    for key, endpoints, fallback in (
+        ("profile", ("reservists.profile", "reservists.overview"), "/me/profile"),
+        ("qualifications", ("reservists.qualifications", "reservists.overview"), "/me/profile"),
+        ("availability", ("availability.overview",), "/me/availability/"),
     ):
-        links[key] = url_for(endpoint) if endpoint in current_app.view_functions else fallback
+        found = [e for e in endpoints if e in current_app.view_functions]
+        links[key] = url_for(found[0]) if found else fallback
     return links
 
 
 @bp.route("/")
 @roles(Role.RESERVIST)
-def index() -> Any:
+def overview() -> Any:
     g.no_store = True
     data = services.personal_data(_me())
     return render_template(
-        "privacy/index.html",
+        "privacy/overview.html",
         data=data,
         labels=labels,
         links=correction_links(),
@@ -147,9 +147,10 @@ def apply() -> Any:
         db.session.rollback()
         return _import_page(refused.check, refused=True), 422
     db.session.commit()
-    flash(
-        _("%(count)s reservists were imported. Each receives an e-mail to activate the account.",
-          count=check.created),
-        "success",
+    message = ngettext(
+        "%(num)s reservist was imported and receives an e-mail to activate the account.",
+        "%(num)s reservists were imported. Each receives an e-mail to activate the account.",
+        check.created,
     )
+    flash(message, "success")
     return render_template("privacy/import_done.html", check=check)
