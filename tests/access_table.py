@@ -54,10 +54,6 @@ EXPECTED: dict[str, str] = {
     "accounts.invite POST":                  "LFFFAAAA",
     "accounts.account GET":                  "LAAAAAAA",
     "accounts.users GET":                    "LFFFFFFA",
-    "institutions.index GET":                "LFFFAAAA",
-    "institutions.create GET":               "LFFFAAAA",
-    "institutions.create POST":              "LFFFAAAA",
-    "reference.index GET":                   "LFFFFFFA",
 }
 # fmt: on
 

@@ -32,6 +32,16 @@ REDIS_URL = os.environ.get("ZR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 _TMP = Path(tempfile.mkdtemp(prefix="zorgreserve-test-"))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL-only behaviour is tested in the PostgreSQL pass and left out (not skipped) on SQLite."""
+    if BACKEND == "postgres":
+        return
+    kept = [item for item in items if item.get_closest_marker("postgres_only") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
+
+
 def unavailable(what: str, why: str) -> None:
     """Skip on a laptop without the service; fail in CI, where it must be there."""
     message = f"{what} is not available: {why}"

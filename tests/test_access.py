@@ -10,6 +10,9 @@ from tests.conftest import login
 SAMPLE_ARGS = {
     "token": "not-a-valid-token",
     "filename": "zorgreserve.css",
+    # No reservist has id 0: the answer must not depend on which ids a backend's sequences hand out.
+    "reservist_id": 0,
+    "institution_id": 0,
 }
 
 

@@ -273,5 +273,5 @@ def test_regional_scope_is_enforced_on_the_pages(app, cast):
         "/coordination/import/apply", data={"file": upload(data), "sha256": hashlib.sha256(data).hexdigest()}
     )
     assert response.status_code == 422
-    assert "outside your region" in response.get_data(as_text=True)
+    assert "buiten je regio" in response.get_data(as_text=True)  # Dutch by default
     assert db.session.scalar(select(func.count(User.id)).where(User.email == "anna@example.org")) == 0

@@ -60,3 +60,16 @@ def test_audit_trail_is_append_only_after_migration(app, backend, request):
         with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
     engine.dispose()
+
+
+def test_migrated_postgres_refuses_overlapping_bookings_of_one_reservist(app, postgres_url):
+    """The exclusion constraint comes with the migrations, not only with create_all."""
+    url = scratch_postgres_database(postgres_url, "zorgreserve_no_overlap")
+    upgrade_and_diff(app, url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        names = conn.execute(
+            text("SELECT conname FROM pg_constraint WHERE conname = 'booking_no_overlap'")
+        ).scalars()
+        assert list(names) == ["booking_no_overlap"]
+    engine.dispose()

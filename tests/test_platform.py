@@ -87,6 +87,8 @@ def test_logs_never_hold_tokens_phone_numbers_or_addresses(caplog):
     cleaned = redact(line)
     assert token not in cleaned and "+31612345678" not in cleaned and "jan.jansen@example.org" not in cleaned
     assert "78" in cleaned  # the last two digits stay, to tell messages apart
+    short = "WzEsIks3UDJRIl0.aWxsb3.c2lnbmF0dXJlLXBhcnQ"  # a call-up link token for offer 1
+    assert short not in redact(f'"GET /o/{short} HTTP/1.1" 200')
     logger = logging.getLogger("zorgreserve.test")
     handler = logging.Handler()
     seen = []

@@ -300,7 +300,7 @@ def test_erasure_removes_personal_data_everywhere_and_keeps_an_anonymous_shell(
         "/me/data/erase", data={"email": email.upper(), "password": PASSWORD, "user_id": other.user_id}
     )
     assert done.status_code == 200
-    assert "What was kept, and why" in done.get_data(as_text=True)
+    assert "Wat is bewaard, en waarom" in done.get_data(as_text=True)  # Dutch by default
 
     db.session.expire_all()
     assert db.session.get(User, user_id) is None

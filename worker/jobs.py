@@ -83,3 +83,31 @@ def daily_expiry_reminders() -> None:
     from zorgreserve.jobs.services import add_job
 
     add_job(db.session, "privacy.expiry_reminders", {}, description="daily expiry reminders")
+
+
+@job
+def daily_reregistration_flags() -> int:
+    """Return BIG registrations due for re-registration to the verification queue.
+
+    Needs no outbox row: it looks at the database each run, so a skipped day is caught up
+    by the next one, and running it twice changes nothing.
+    """
+    from zorgreserve.verification.services import flag_due_reregistrations
+
+    return flag_due_reregistrations()
+
+
+@job
+def close_finished_requests() -> int:
+    """Close requests whose last shift has ended, so nobody has to remember to do it."""
+    from zorgreserve.deployments.services import close_finished_requests as close
+
+    return close()
+
+
+@job
+def callups_tick() -> None:
+    """Every minute: expire offers, close waves, send next waves (commits per request)."""
+    from zorgreserve.callups.escalation import tick
+
+    tick()

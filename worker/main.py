@@ -41,6 +41,12 @@ def build_cron(app: Flask) -> CronScheduler:
     # Daily at 07:00 UTC: e-mail reservists whose qualification, training or BIG
     # re-registration expires within 30 days (once per item, recorded in the database).
     cron.register(jobs.daily_expiry_reminders, queue_name="default", cron="0 7 * * *")
+    # Daily at 06:30 UTC: BIG registrations due for re-registration go back to the queue.
+    cron.register(jobs.daily_reregistration_flags, queue_name="default", cron="30 6 * * *")
+    # Hourly: requests whose last shift has ended are closed.
+    cron.register(jobs.close_finished_requests, queue_name="default", cron="5 * * * *")
+    # Every minute: call-up offers expire, waves close, the next wave goes out (docs/callups.md).
+    cron.register(jobs.callups_tick, queue_name="default", interval=60)
     return cron
 
 

@@ -75,13 +75,19 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from zorgreserve.accounts.views import bp as accounts_bp
     from zorgreserve.availability.views import bp as availability_bp
+    from zorgreserve.callups.approval_views import bp as approvals_bp
+    from zorgreserve.callups.views import bp as callups_bp
     from zorgreserve.coordination.views import bp as coordination_bp
+    from zorgreserve.coordination.views import own_log as own_access_log_bp
     from zorgreserve.core.views import bp as core_bp
+    from zorgreserve.deployments.views import bp as deployments_bp
     from zorgreserve.institutions.views import bp as institutions_bp
+    from zorgreserve.matching.views import bp as matching_bp
     from zorgreserve.privacy.views import bp as privacy_bp
     from zorgreserve.privacy.views import imports as imports_bp
     from zorgreserve.reference.views import bp as reference_bp
     from zorgreserve.reservists.views import bp as reservists_bp
+    from zorgreserve.surge.views import bp as surge_bp
     from zorgreserve.verification.views import bp as verification_bp
 
     for blueprint in (
@@ -93,8 +99,14 @@ def register_blueprints(app: Flask) -> None:
         availability_bp,
         verification_bp,
         coordination_bp,
+        own_access_log_bp,
         privacy_bp,
         imports_bp,
+        deployments_bp,
+        matching_bp,
+        surge_bp,
+        callups_bp,
+        approvals_bp,
     ):
         app.register_blueprint(blueprint)
 

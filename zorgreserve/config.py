@@ -36,6 +36,29 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+#: Weights of the parts of a matching score (zorgreserve.matching.ranking reads them).
+MATCHING_WEIGHTS = {
+    "MATCHING_WEIGHT_RECENT_HOURS": 3.0,
+    "MATCHING_WEIGHT_SINCE_LAST": 2.0,
+    "MATCHING_WEIGHT_TRAVEL": 2.0,
+    "MATCHING_WEIGHT_CONTINUITY": 2.0,
+    "MATCHING_WEIGHT_OWN_REGION": 1.0,
+}
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
 def _secret_key(env: dict[str, str], instance_path: Path, environment: str) -> str:
     key = env.get("SECRET_KEY", "")
     if key:
@@ -76,8 +99,13 @@ def load_config(instance_path: str | Path, env: dict[str, str] | None = None) ->
 
     mail_backend = env.get("MAIL_BACKEND", "console")
     sms_backend = env.get("SMS_BACKEND", "console")
+    big_register = env.get("BIG_REGISTER") or "manual"
+    if big_register not in ("manual", "fake", "cibg"):
+        raise ConfigError(f"BIG_REGISTER must be manual, fake or cibg, got {big_register!r}")
+    if production and big_register == "fake":
+        raise ConfigError("BIG_REGISTER=fake is for tests and development, not for production")
 
-    return {
+    config: dict[str, Any] = {
         "ZORGRESERVE_ENV": environment,
         "TESTING": environment == "test",
         "SECRET_KEY": _secret_key(env, instance, environment),
@@ -126,11 +154,49 @@ def load_config(instance_path: str | Path, env: dict[str, str] | None = None) ->
         "SMS_BACKEND": sms_backend,
         "SMS_FILE_PATH": env.get("SMS_FILE_PATH", str(instance / "sms")),
         "SMS_SENDER": env.get("SMS_SENDER", "Zorgreserve"),
+        # Call-ups (docs/callups.md): inbound SMS webhook signature, provider rate, waves.
+        "SMS_WEBHOOK_SECRET": env.get("SMS_WEBHOOK_SECRET") or None,
+        "SMS_RATE_PER_SECOND": _int(env, "SMS_RATE_PER_SECOND", 0),
+        "CALLUP_MIN_LEAD_MINUTES": _int(env, "CALLUP_MIN_LEAD_MINUTES", 120),
+        "CALLUP_BATCH_SIZE": _int(env, "CALLUP_BATCH_SIZE", 200),
+        "CALLUP_CLAIM_STALE_SECONDS": _int(env, "CALLUP_CLAIM_STALE_SECONDS", 120),
+        "CALLUP_MESSAGE_MAX_ATTEMPTS": _int(env, "CALLUP_MESSAGE_MAX_ATTEMPTS", 5),
+        "CALLUP_FIRST_K": _int(env, "CALLUP_FIRST_K", 3),
+        "CALLUP_MORE_K": _int(env, "CALLUP_MORE_K", 6),
+        "CALLUP_FIRST_RADIUS_KM": _int(env, "CALLUP_FIRST_RADIUS_KM", 30),
+        "CALLUP_RETRY_MINUTES": _int(env, "CALLUP_RETRY_MINUTES", 15),
+        # BIG-register lookups (docs/verification.md): manual (a coordinator checks), fake, cibg.
+        # Uploaded evidence lives outside the web root; production points this at a
+        # private volume that is backed up with the database.
+        "EVIDENCE_DIR": env.get("EVIDENCE_DIR") or None,
+        "EVIDENCE_MAX_BYTES": _int(env, "EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        "BIG_REGISTER": big_register,
+        "BIG_REGISTER_URL": env.get("BIG_REGISTER_URL", "https://api.bigregister.nl/zksrv/soap/4"),
+        "BIG_REGISTER_TIMEOUT": _int(env, "BIG_REGISTER_TIMEOUT", 10),
+        "BIG_REGISTER_GROUP_CODES": env.get("BIG_REGISTER_GROUP_CODES", ""),
         # Queue.
         "QUEUE_DEFAULT_TIMEOUT": _int(env, "QUEUE_DEFAULT_TIMEOUT", 300),
         "OUTBOX_STALE_SECONDS": _int(env, "OUTBOX_STALE_SECONDS", 120),
         "OUTBOX_SWEEP_INTERVAL": _int(env, "OUTBOX_SWEEP_INTERVAL", 30),
         "INPROCESS_WORKER": _bool(env.get("INPROCESS_WORKER"), True),
+        # Deployment requests: working-time maximum per shift and sanity bounds.
+        "MAX_SHIFT_HOURS": _int(env, "MAX_SHIFT_HOURS", 12),
+        "MAX_SHIFTS_PER_REQUEST": _int(env, "MAX_SHIFTS_PER_REQUEST", 500),
+        "MAX_PLACES_PER_SHIFT": _int(env, "MAX_PLACES_PER_SHIFT", 100),
+        # Matching: weights of the score parts (docs/matching.md) and candidates per open place.
+        **{key: _float(env, key, default) for key, default in MATCHING_WEIGHTS.items()},
+        "CALLUP_CANDIDATES_PER_PLACE": _int(env, "CALLUP_CANDIDATES_PER_PLACE", 3),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "DEMO_PASSWORD": env.get("DEMO_PASSWORD", "zorgreserve-demo-2026"),
     }
+    config.update(_worktime(env))
+    return config
+
+
+def _worktime(env: dict[str, str]) -> dict[str, Any]:
+    """The working-time rule overrides (``WORKTIME_*``), checked now so a typo stops the start."""
+    from zorgreserve.matching.worktime import CONFIG_KEYS, WorkTimeRules
+
+    overrides = {key: env[key] for key in CONFIG_KEYS.values() if env.get(key)}
+    WorkTimeRules.from_config(overrides)  # raises ConfigError naming the key
+    return overrides

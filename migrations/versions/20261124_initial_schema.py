@@ -2,7 +2,7 @@
 
 Revision ID: 20261124_initial_schema
 Revises:
-Create Date: 2026-11-24 07:23:17.843761
+Create Date: 2026-11-24
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_skill")),
         sa.UniqueConstraint("code", name=op.f("uq_skill_code")),
         sa.UniqueConstraint("name", name=op.f("uq_skill_name")),
@@ -155,6 +156,7 @@ def upgrade() -> None:
         sa.Column("further_evidence", sa.String(length=200), nullable=True),
         sa.Column("has_expiry", sa.Boolean(), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("active", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["profession_id"], ["profession.id"], name=op.f("fk_qualification_profession_id_profession")
         ),
@@ -225,6 +227,50 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("qualification_id", "includes_id", name=op.f("pk_qualification_inclusion")),
     )
     op.create_table(
+        "institution_location",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("institution_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("street_address", sa.String(length=200), nullable=False),
+        sa.Column("postcode", sa.String(length=7), nullable=False),
+        sa.Column("pc4", sa.String(length=4), nullable=False),
+        sa.Column("city", sa.String(length=120), nullable=False),
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.Column("latitude", sa.Float(), nullable=False),
+        sa.Column("longitude", sa.Float(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "length(postcode) = 4 OR length(postcode) = 7",
+            name=op.f("ck_institution_location_postcode_shape"),
+        ),
+        sa.CheckConstraint(
+            "substr(postcode, 1, 4) = pc4", name=op.f("ck_institution_location_postcode_matches_pc4")
+        ),
+        sa.ForeignKeyConstraint(
+            ["institution_id"],
+            ["institution.id"],
+            name=op.f("fk_institution_location_institution_id_institution"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(["pc4"], ["postcode.pc4"], name=op.f("fk_institution_location_pc4_postcode")),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["region.id"], name=op.f("fk_institution_location_region_id_region")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_institution_location")),
+        sa.UniqueConstraint(
+            "institution_id", "name", name=op.f("uq_institution_location_institution_id_name")
+        ),
+    )
+    with op.batch_alter_table("institution_location", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_institution_location_institution_id"), ["institution_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_institution_location_pc4"), ["pc4"], unique=False)
+        batch_op.create_index(batch_op.f("ix_institution_location_region_id"), ["region_id"], unique=False)
+
+    op.create_table(
         "user_account",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
@@ -266,7 +312,24 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name=op.f("uq_user_account_email")),
     )
     with op.batch_alter_table("user_account", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_user_account_first_name_prefix",
+            [sa.literal_column("lower(first_name)").label("first_name_lower")],
+            unique=False,
+            postgresql_ops={"first_name_lower": "text_pattern_ops"},
+        )
         batch_op.create_index(batch_op.f("ix_user_account_institution_id"), ["institution_id"], unique=False)
+        batch_op.create_index(
+            "ix_user_account_last_name_prefix",
+            [sa.literal_column("lower(last_name)").label("last_name_lower")],
+            unique=False,
+            postgresql_ops={"last_name_lower": "text_pattern_ops"},
+        )
+        batch_op.create_index(
+            "ix_user_account_name_order",
+            [sa.literal_column("lower(last_name)"), sa.literal_column("lower(first_name)"), "id"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_user_account_region_id"), ["region_id"], unique=False)
 
     op.create_table(
@@ -319,6 +382,85 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_event_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_event_occurred_at"), ["occurred_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_event_subject_user_id"), ["subject_user_id"], unique=False)
+
+    op.create_table(
+        "deployment_request",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("institution_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.Column("department", sa.String(length=120), nullable=False),
+        sa.Column("qualification_id", sa.Integer(), nullable=False),
+        sa.Column("urgency", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("report_to", sa.Text(), nullable=False),
+        sa.Column("bring", sa.Text(), nullable=True),
+        sa.Column("contact_name", sa.String(length=200), nullable=False),
+        sa.Column("contact_phone", sa.String(length=20), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("submitted_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("decision_mode", sa.String(length=10), nullable=True),
+        sa.Column("decided_in_phase", sa.String(length=4), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("opened_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("handed_off_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('draft', 'submitted', 'approved', 'rejected', 'open', 'partially_filled', 'filled', 'closed', 'cancelled')",
+            name=op.f("ck_deployment_request_status_known"),
+        ),
+        sa.CheckConstraint(
+            "urgency IN ('critical', 'high', 'normal')", name=op.f("ck_deployment_request_urgency_known")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_deployment_request_created_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_deployment_request_decided_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["institution_id"],
+            ["institution.id"],
+            name=op.f("fk_deployment_request_institution_id_institution"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["location_id"],
+            ["institution_location.id"],
+            name=op.f("fk_deployment_request_location_id_institution_location"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["qualification_id"],
+            ["qualification.id"],
+            name=op.f("fk_deployment_request_qualification_id_qualification"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["region.id"], name=op.f("fk_deployment_request_region_id_region")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_deployment_request")),
+        sa.UniqueConstraint(
+            "created_by_id",
+            "idempotency_key",
+            name=op.f("uq_deployment_request_created_by_id_idempotency_key"),
+        ),
+    )
+    with op.batch_alter_table("deployment_request", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_deployment_request_institution_id"), ["institution_id"], unique=False
+        )
+        batch_op.create_index("ix_deployment_request_region_status", ["region_id", "status"], unique=False)
 
     op.create_table(
         "invitation",
@@ -411,6 +553,40 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "phase_declaration",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("region_id", sa.Integer(), nullable=True),
+        sa.Column("phase_code", sa.String(length=4), nullable=False),
+        sa.Column("previous_phase_code", sa.String(length=4), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("declared_by_id", sa.Integer(), nullable=True),
+        sa.Column("declared_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("length(reason) > 0", name=op.f("ck_phase_declaration_reason_given")),
+        sa.ForeignKeyConstraint(
+            ["declared_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_phase_declaration_declared_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["phase_code"], ["surge_phase.code"], name=op.f("fk_phase_declaration_phase_code_surge_phase")
+        ),
+        sa.ForeignKeyConstraint(
+            ["previous_phase_code"],
+            ["surge_phase.code"],
+            name=op.f("fk_phase_declaration_previous_phase_code_surge_phase"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["region.id"], name=op.f("fk_phase_declaration_region_id_region")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_phase_declaration")),
+    )
+    with op.batch_alter_table("phase_declaration", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_phase_declaration_region_declared", ["region_id", "declared_at"], unique=False
+        )
+
+    op.create_table(
         "recovery_code",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -481,12 +657,16 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("reservist_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.Column("reason", sa.String(length=12), server_default="other", nullable=False),
         sa.Column("starts_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("ends_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("note", sa.String(length=200), nullable=True),
         sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "kind IN ('available', 'unavailable')", name=op.f("ck_availability_period_kind_known")
+        ),
+        sa.CheckConstraint(
+            "reason IN ('holiday', 'work', 'other')", name=op.f("ck_availability_period_reason_known")
         ),
         sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_availability_period_ends_after_start")),
         sa.ForeignKeyConstraint(
@@ -498,6 +678,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_availability_period")),
     )
     with op.batch_alter_table("availability_period", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_availability_period_kind_end", ["kind", "ends_at", "starts_at", "reservist_id"], unique=False
+        )
         batch_op.create_index(
             "ix_availability_period_range", ["reservist_id", "starts_at", "ends_at"], unique=False
         )
@@ -526,6 +709,11 @@ def upgrade() -> None:
     with op.batch_alter_table("availability_weekly", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_availability_weekly_reservist_id"), ["reservist_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_availability_weekly_slot",
+            ["weekday", "start_minute", "end_minute", "reservist_id"],
+            unique=False,
         )
 
     op.create_table(
@@ -576,6 +764,115 @@ def upgrade() -> None:
         batch_op.create_index("ix_big_registration_queue", ["verification"], unique=False)
         batch_op.create_index(batch_op.f("ix_big_registration_reservist_id"), ["reservist_id"], unique=False)
 
+    op.create_table(
+        "callup_control",
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("ladder_step", sa.Integer(), nullable=False),
+        sa.Column("alert", sa.String(length=20), nullable=True),
+        sa.Column("alert_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("searched_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("changed_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("changed_by_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "state IN ('running', 'paused', 'stopped')", name=op.f("ck_callup_control_state_known")
+        ),
+        sa.ForeignKeyConstraint(
+            ["changed_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_callup_control_changed_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["deployment_request.id"],
+            name=op.f("fk_callup_control_request_id_deployment_request"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("request_id", name=op.f("pk_callup_control")),
+    )
+    op.create_table(
+        "callup_wave",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("reach", sa.String(length=12), nullable=False),
+        sa.Column("radius_km", sa.Integer(), nullable=True),
+        sa.Column("candidates_per_place", sa.Integer(), nullable=False),
+        sa.Column("phase_code", sa.String(length=4), nullable=True),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "reach IN ('own_region', 'neighbours', 'national')", name=op.f("ck_callup_wave_reach_known")
+        ),
+        sa.CheckConstraint(
+            "status IN ('planned', 'sending', 'sent', 'closed')", name=op.f("ck_callup_wave_status_known")
+        ),
+        sa.CheckConstraint("number >= 1", name=op.f("ck_callup_wave_number_positive")),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_callup_wave_created_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["deployment_request.id"],
+            name=op.f("fk_callup_wave_request_id_deployment_request"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_callup_wave")),
+        sa.UniqueConstraint("request_id", "number", name=op.f("uq_callup_wave_request_id_number")),
+    )
+    op.create_table(
+        "deployment_request_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("from_status", sa.String(length=20), nullable=True),
+        sa.Column("to_status", sa.String(length=20), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("actor_role", sa.String(length=32), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["actor_id"],
+            ["user_account.id"],
+            name=op.f("fk_deployment_request_event_actor_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["deployment_request.id"],
+            name=op.f("fk_deployment_request_event_request_id_deployment_request"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_deployment_request_event")),
+    )
+    with op.batch_alter_table("deployment_request_event", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_deployment_request_event_request_id"), ["request_id"], unique=False
+        )
+
+    op.create_table(
+        "deployment_request_skill",
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("skill_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["deployment_request.id"],
+            name=op.f("fk_deployment_request_skill_request_id_deployment_request"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["skill_id"], ["skill.id"], name=op.f("fk_deployment_request_skill_skill_id_skill")
+        ),
+        sa.PrimaryKeyConstraint("request_id", "skill_id", name=op.f("pk_deployment_request_skill")),
+    )
     op.create_table(
         "evidence",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -660,6 +957,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_reservist_skill_skill_id"), ["skill_id"], unique=False)
 
     op.create_table(
+        "shift",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("start_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("end_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("places", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("offered", sa.Integer(), nullable=False),
+        sa.Column("booked", sa.Integer(), nullable=False),
+        sa.Column("approved", sa.Integer(), nullable=False),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("cancelled_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_reason", sa.Text(), nullable=True),
+        sa.CheckConstraint("state IN ('active', 'cancelled')", name=op.f("ck_shift_state_known")),
+        sa.CheckConstraint("approved BETWEEN 0 AND booked", name=op.f("ck_shift_approved_within_booked")),
+        sa.CheckConstraint("booked BETWEEN 0 AND places", name=op.f("ck_shift_booked_within_places")),
+        sa.CheckConstraint("end_at > start_at", name=op.f("ck_shift_ends_after_start")),
+        sa.CheckConstraint("offered >= 0", name=op.f("ck_shift_offered_positive")),
+        sa.CheckConstraint("places BETWEEN 1 AND 1000", name=op.f("ck_shift_places_range")),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["deployment_request.id"],
+            name=op.f("fk_shift_request_id_deployment_request"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shift")),
+    )
+    with op.batch_alter_table("shift", schema=None) as batch_op:
+        batch_op.create_index("ix_shift_request_start", ["request_id", "start_at"], unique=False)
+
+    op.create_table(
         "training_record",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("reservist_id", sa.Integer(), nullable=False),
@@ -680,6 +1008,54 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("training_record", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_training_record_reservist_id"), ["reservist_id"], unique=False)
+
+    op.create_table(
+        "callup_offer",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("wave_id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=8), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("expires_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("answer_channel", sa.String(length=8), nullable=True),
+        sa.Column("decline_reason", sa.Text(), nullable=True),
+        sa.Column("score", sa.Double(), nullable=True),
+        sa.Column("score_parts", sa.JSON(), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('pending', 'sent', 'accepted', 'partially_accepted', 'declined', 'expired', 'withdrawn')",
+            name=op.f("ck_callup_offer_status_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["deployment_request.id"],
+            name=op.f("fk_callup_offer_request_id_deployment_request"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_callup_offer_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["wave_id"],
+            ["callup_wave.id"],
+            name=op.f("fk_callup_offer_wave_id_callup_wave"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_callup_offer")),
+        sa.UniqueConstraint("code", name=op.f("uq_callup_offer_code")),
+        sa.UniqueConstraint("wave_id", "reservist_id", name=op.f("uq_callup_offer_wave_id_reservist_id")),
+    )
+    with op.batch_alter_table("callup_offer", schema=None) as batch_op:
+        batch_op.create_index("ix_callup_offer_open_expiry", ["status", "expires_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_callup_offer_request_id"), ["request_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_callup_offer_reservist_id"), ["reservist_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_callup_offer_wave_id"), ["wave_id"], unique=False)
 
     op.create_table(
         "reservist_qualification",
@@ -742,21 +1118,243 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_reservist_qualification_reservist_id"), ["reservist_id"], unique=False
         )
+        batch_op.create_index(
+            "ix_reservist_qualification_verified",
+            ["qualification_id", "reservist_id", "expires_on"],
+            unique=False,
+            postgresql_where=sa.text("verification = 'verified'"),
+            sqlite_where=sa.text("verification = 'verified'"),
+        )
+
+    op.create_table(
+        "booking",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("shift_id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("offer_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("start_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("end_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_by_id", sa.Integer(), nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("cancelled_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("cancel_reason", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('accepted', 'approved', 'rejected', 'cancelled', 'checked_in', 'completed', 'no_show')",
+            name=op.f("ck_booking_status_known"),
+        ),
+        sa.CheckConstraint("end_at > start_at", name=op.f("ck_booking_ends_after_start")),
+        sa.ForeignKeyConstraint(
+            ["decided_by_id"],
+            ["user_account.id"],
+            name=op.f("fk_booking_decided_by_id_user_account"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["offer_id"],
+            ["callup_offer.id"],
+            name=op.f("fk_booking_offer_id_callup_offer"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_booking_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["shift_id"], ["shift.id"], name=op.f("fk_booking_shift_id_shift"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_booking")),
+        sa.UniqueConstraint("shift_id", "reservist_id", name=op.f("uq_booking_shift_id_reservist_id")),
+    )
+    with op.batch_alter_table("booking", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_booking_reservist_time", ["reservist_id", "start_at", "end_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_booking_shift_id"), ["shift_id"], unique=False)
+
+    op.create_table(
+        "callup_offer_shift",
+        sa.Column("offer_id", sa.Integer(), nullable=False),
+        sa.Column("shift_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("answered_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("refusal", sa.String(length=20), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('offered', 'accepted', 'standby', 'declined', 'withdrawn', 'expired')",
+            name=op.f("ck_callup_offer_shift_status_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["offer_id"],
+            ["callup_offer.id"],
+            name=op.f("fk_callup_offer_shift_offer_id_callup_offer"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["shift_id"], ["shift.id"], name=op.f("fk_callup_offer_shift_shift_id_shift"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("offer_id", "shift_id", name=op.f("pk_callup_offer_shift")),
+    )
+    with op.batch_alter_table("callup_offer_shift", schema=None) as batch_op:
+        batch_op.create_index("ix_callup_offer_shift_shift_status", ["shift_id", "status"], unique=False)
+
+    op.create_table(
+        "callup_standby",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("shift_id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("offer_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["offer_id"],
+            ["callup_offer.id"],
+            name=op.f("fk_callup_standby_offer_id_callup_offer"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_callup_standby_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["shift_id"], ["shift.id"], name=op.f("fk_callup_standby_shift_id_shift"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_callup_standby")),
+        sa.UniqueConstraint("shift_id", "reservist_id", name=op.f("uq_callup_standby_shift_id_reservist_id")),
+    )
+    with op.batch_alter_table("callup_standby", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_callup_standby_shift_id"), ["shift_id"], unique=False)
+
+    op.create_table(
+        "inbound_sms",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("provider_message_id", sa.String(length=80), nullable=False),
+        sa.Column("sender", sa.String(length=20), nullable=False),
+        sa.Column("body", sa.String(length=480), nullable=False),
+        sa.Column("received_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("offer_id", sa.Integer(), nullable=True),
+        sa.Column("outcome", sa.String(length=20), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["offer_id"],
+            ["callup_offer.id"],
+            name=op.f("fk_inbound_sms_offer_id_callup_offer"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_sms")),
+        sa.UniqueConstraint("provider_message_id", name=op.f("uq_inbound_sms_provider_message_id")),
+    )
+    op.create_table(
+        "callup_message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=80), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("channel", sa.String(length=6), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=True),
+        sa.Column("request_id", sa.Integer(), nullable=True),
+        sa.Column("offer_id", sa.Integer(), nullable=True),
+        sa.Column("booking_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("provider_id", sa.String(length=80), nullable=True),
+        sa.Column("error", sa.String(length=200), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("claimed_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("channel IN ('sms', 'email')", name=op.f("ck_callup_message_channel_known")),
+        sa.CheckConstraint(
+            "status IN ('queued', 'sent', 'delivered', 'failed')", name=op.f("ck_callup_message_status_known")
+        ),
+        sa.ForeignKeyConstraint(
+            ["booking_id"],
+            ["booking.id"],
+            name=op.f("fk_callup_message_booking_id_booking"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["offer_id"],
+            ["callup_offer.id"],
+            name=op.f("fk_callup_message_offer_id_callup_offer"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["deployment_request.id"],
+            name=op.f("fk_callup_message_request_id_deployment_request"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_callup_message_reservist_id_reservist"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_callup_message")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_callup_message_dedupe_key")),
+    )
+    with op.batch_alter_table("callup_message", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_callup_message_offer_id"), ["offer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_callup_message_provider_id"), ["provider_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_callup_message_request_id"), ["request_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_callup_message_reservist_id"), ["reservist_id"], unique=False)
+        batch_op.create_index("ix_callup_message_status", ["status", "created_at"], unique=False)
 
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("callup_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_callup_message_status")
+        batch_op.drop_index(batch_op.f("ix_callup_message_reservist_id"))
+        batch_op.drop_index(batch_op.f("ix_callup_message_request_id"))
+        batch_op.drop_index(batch_op.f("ix_callup_message_provider_id"))
+        batch_op.drop_index(batch_op.f("ix_callup_message_offer_id"))
+
+    op.drop_table("callup_message")
+    op.drop_table("inbound_sms")
+    with op.batch_alter_table("callup_standby", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_callup_standby_shift_id"))
+
+    op.drop_table("callup_standby")
+    with op.batch_alter_table("callup_offer_shift", schema=None) as batch_op:
+        batch_op.drop_index("ix_callup_offer_shift_shift_status")
+
+    op.drop_table("callup_offer_shift")
+    with op.batch_alter_table("booking", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_booking_shift_id"))
+        batch_op.drop_index("ix_booking_reservist_time")
+
+    op.drop_table("booking")
     with op.batch_alter_table("reservist_qualification", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_reservist_qualification_verified",
+            postgresql_where=sa.text("verification = 'verified'"),
+            sqlite_where=sa.text("verification = 'verified'"),
+        )
         batch_op.drop_index(batch_op.f("ix_reservist_qualification_reservist_id"))
         batch_op.drop_index("ix_reservist_qualification_match")
 
     op.drop_table("reservist_qualification")
+    with op.batch_alter_table("callup_offer", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_callup_offer_wave_id"))
+        batch_op.drop_index(batch_op.f("ix_callup_offer_reservist_id"))
+        batch_op.drop_index(batch_op.f("ix_callup_offer_request_id"))
+        batch_op.drop_index("ix_callup_offer_open_expiry")
+
+    op.drop_table("callup_offer")
     with op.batch_alter_table("training_record", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_training_record_reservist_id"))
 
     op.drop_table("training_record")
+    with op.batch_alter_table("shift", schema=None) as batch_op:
+        batch_op.drop_index("ix_shift_request_start")
+
+    op.drop_table("shift")
     with op.batch_alter_table("reservist_skill", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reservist_skill_skill_id"))
 
@@ -773,6 +1371,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_evidence_reservist_id"))
 
     op.drop_table("evidence")
+    op.drop_table("deployment_request_skill")
+    with op.batch_alter_table("deployment_request_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_deployment_request_event_request_id"))
+
+    op.drop_table("deployment_request_event")
+    op.drop_table("callup_wave")
+    op.drop_table("callup_control")
     with op.batch_alter_table("big_registration", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_big_registration_reservist_id"))
         batch_op.drop_index("ix_big_registration_queue")
@@ -780,11 +1385,13 @@ def downgrade() -> None:
 
     op.drop_table("big_registration")
     with op.batch_alter_table("availability_weekly", schema=None) as batch_op:
+        batch_op.drop_index("ix_availability_weekly_slot")
         batch_op.drop_index(batch_op.f("ix_availability_weekly_reservist_id"))
 
     op.drop_table("availability_weekly")
     with op.batch_alter_table("availability_period", schema=None) as batch_op:
         batch_op.drop_index("ix_availability_period_range")
+        batch_op.drop_index("ix_availability_period_kind_end")
 
     op.drop_table("availability_period")
     with op.batch_alter_table("reservist", schema=None) as batch_op:
@@ -797,6 +1404,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_recovery_code_user_id"))
 
     op.drop_table("recovery_code")
+    with op.batch_alter_table("phase_declaration", schema=None) as batch_op:
+        batch_op.drop_index("ix_phase_declaration_region_declared")
+
+    op.drop_table("phase_declaration")
     with op.batch_alter_table("municipality_region", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_municipality_region_open",
@@ -811,6 +1422,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_invitation_email"))
 
     op.drop_table("invitation")
+    with op.batch_alter_table("deployment_request", schema=None) as batch_op:
+        batch_op.drop_index("ix_deployment_request_region_status")
+        batch_op.drop_index(batch_op.f("ix_deployment_request_institution_id"))
+
+    op.drop_table("deployment_request")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_event_subject_user_id"))
         batch_op.drop_index(batch_op.f("ix_audit_event_occurred_at"))
@@ -825,9 +1441,22 @@ def downgrade() -> None:
     op.drop_table("access_log")
     with op.batch_alter_table("user_account", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_account_region_id"))
+        batch_op.drop_index("ix_user_account_name_order")
+        batch_op.drop_index(
+            "ix_user_account_last_name_prefix", postgresql_ops={"last_name_lower": "text_pattern_ops"}
+        )
         batch_op.drop_index(batch_op.f("ix_user_account_institution_id"))
+        batch_op.drop_index(
+            "ix_user_account_first_name_prefix", postgresql_ops={"first_name_lower": "text_pattern_ops"}
+        )
 
     op.drop_table("user_account")
+    with op.batch_alter_table("institution_location", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_institution_location_region_id"))
+        batch_op.drop_index(batch_op.f("ix_institution_location_pc4"))
+        batch_op.drop_index(batch_op.f("ix_institution_location_institution_id"))
+
+    op.drop_table("institution_location")
     op.drop_table("qualification_inclusion")
     with op.batch_alter_table("institution", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_institution_region_id"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from zorgreserve.accounts.roles import Role
@@ -87,6 +87,21 @@ class User(Base):
 
     def __repr__(self) -> str:  # no personal data in reprs: they end up in logs
         return f"<User {self.id} {self.role}>"
+
+
+# The coordinators' reservist search (zorgreserve.coordination): results in name order,
+# walked through this index, and a case-insensitive prefix search on either name.
+Index("ix_user_account_name_order", func.lower(User.last_name), func.lower(User.first_name), User.id)
+Index(
+    "ix_user_account_last_name_prefix",
+    func.lower(User.last_name).label("last_name_lower"),
+    postgresql_ops={"last_name_lower": "text_pattern_ops"},
+)
+Index(
+    "ix_user_account_first_name_prefix",
+    func.lower(User.first_name).label("first_name_lower"),
+    postgresql_ops={"first_name_lower": "text_pattern_ops"},
+)
 
 
 class RecoveryCode(Base):

@@ -22,6 +22,15 @@ class PeriodKind(StrEnum):
     UNAVAILABLE = "unavailable"
 
 
+class PeriodReason(StrEnum):
+    """Why a reservist is away. ``work`` (their own roster) is what matching counts as hours worked
+    elsewhere for the working-time rules; a holiday is not work."""
+
+    HOLIDAY = "holiday"
+    WORK = "work"
+    OTHER = "other"
+
+
 class WeeklyWindow(Base):
     __tablename__ = "availability_weekly"
     __table_args__ = (
@@ -29,6 +38,8 @@ class WeeklyWindow(Base):
         CheckConstraint("start_minute BETWEEN 0 AND 1439", name="start_range"),
         CheckConstraint("end_minute BETWEEN 1 AND 1440", name="end_range"),
         CheckConstraint("start_minute <> end_minute", name="not_empty"),
+        # Availability search: "windows on this weekday starting by then", answered from the index.
+        Index("ix_availability_weekly_slot", "weekday", "start_minute", "end_minute", "reservist_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,13 +57,19 @@ class AvailabilityPeriod(Base):
     __tablename__ = "availability_period"
     __table_args__ = (
         CheckConstraint("kind IN ('available', 'unavailable')", name="kind_known"),
+        CheckConstraint("reason IN ('holiday', 'work', 'other')", name="reason_known"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         Index("ix_availability_period_range", "reservist_id", "starts_at", "ends_at"),
+        # Availability search: periods of a kind not over by a given time (past rows skipped).
+        Index("ix_availability_period_kind_end", "kind", "ends_at", "starts_at", "reservist_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reservist_id: Mapped[int] = mapped_column(ForeignKey("reservist.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(
+        String(12), default=PeriodReason.OTHER.value, server_default=PeriodReason.OTHER.value
+    )
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(String(200))

@@ -10,7 +10,11 @@ from __future__ import annotations
 import logging
 import re
 
-TOKEN = re.compile(r"(?<=/)[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-.]{10,}")
+# Signed tokens (itsdangerous: payload.timestamp.signature) as a path segment. A short
+# payload (a call-up link for offer 1) is still masked: the three-part shape gives it away.
+TOKEN = re.compile(
+    r"(?<=/)(?:[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-.]{10,}|[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]{10,})"
+)
 PHONE = re.compile(r"\+?\d[\d \-]{7,}\d(\d{2})\b")
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 
@@ -39,6 +43,8 @@ def configure_logging(level: str = "INFO") -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(level)
+    # The cron scheduler logs every enqueue (twice a minute); only its problems are news.
+    logging.getLogger("rq.cron").setLevel(max(logging.WARNING, root.level))
     install_filter()
 
 

@@ -22,12 +22,14 @@ from zorgreserve.accounts.models import User
 from zorgreserve.accounts.passwords import hash_password
 from zorgreserve.accounts.roles import Role
 from zorgreserve.accounts.services import new_nonce
+from zorgreserve.availability.demo import add_demo_availability
 from zorgreserve.db import utcnow
-from zorgreserve.institutions.models import Institution, InstitutionKind
-from zorgreserve.reference.models import MunicipalityRegion, Postcode, Qualification, Region
-from zorgreserve.reservists.models import Reservist, ReservistQualification, Verification
+from zorgreserve.institutions.models import Institution, InstitutionKind, InstitutionLocation
+from zorgreserve.reference.models import MunicipalityRegion, Postcode, Qualification, Region, Skill
+from zorgreserve.reservists.models import BigRegistration, Reservist, ReservistQualification, Verification
 
 DOMAIN = "demo.zorgreserve.nl"
+POSTCODE_LETTERS = "ABCDEFGHJKLMNPRSTVWXZ"
 UTRECHT = "Netwerk Acute Zorg Midden-Nederland"
 #: Fixed demo secrets so people trying the product can add them to an authenticator app.
 DEMO_TOTP = {
@@ -127,9 +129,22 @@ def load_demo(*, password: str, reservists: int = 300, seed: int = 2026) -> int:
             if any(i.name == name for i in institutions):
                 name = f"{name} ({region.name.split()[-1]})"
             institution = Institution(name=name, kind=kind.value, region_id=region.id, postcode=postcode.pc4)
+            # Requests are made for a location, so every demo institution has its main site.
+            institution.locations.append(
+                InstitutionLocation(
+                    name="Hoofdlocatie",
+                    street_address=f"{fake.street_name()} {rng.randint(1, 250)}",
+                    postcode=f"{postcode.pc4} {''.join(rng.choices(POSTCODE_LETTERS, k=2))}",
+                    pc4=postcode.pc4,
+                    city=postcode.place,
+                    region_id=region.id,
+                    latitude=postcode.latitude,
+                    longitude=postcode.longitude,
+                )
+            )
             institutions.append(institution)
             db.session.add(institution)
-            created += 1
+            created += 2
     db.session.flush()
 
     utrecht = next((r for r in regions if r.name == UTRECHT), regions[0])
@@ -159,6 +174,8 @@ def load_demo(*, password: str, reservists: int = 300, seed: int = 2026) -> int:
     qualifications = {q.code: q for q in db.session.scalars(select(Qualification))}
     codes = [c for c in QUALIFICATION_WEIGHTS if c in qualifications]
     weights = [QUALIFICATION_WEIGHTS[c] for c in codes]
+    skills = list(db.session.scalars(select(Skill).where(Skill.active.is_(True)).order_by(Skill.code)))
+    made: list[Reservist] = []
     demo_reservist = db.session.scalar(select(User).where(User.email == email_for("reservist")))
     people: list[tuple[User | None, Region]] = [(demo_reservist, utrecht)]
     people += [(None, regions[i % len(regions)]) for i in range(max(reservists - 1, 0))]
@@ -198,12 +215,29 @@ def load_demo(*, password: str, reservists: int = 300, seed: int = 2026) -> int:
         state = rng.choices(
             [Verification.VERIFIED, Verification.UNVERIFIED, Verification.REJECTED], [80, 17, 3]
         )[0]
+        qualification = qualifications[code]
         reservist.qualifications.append(
             ReservistQualification(
-                qualification_id=qualifications[code].id, obtained_on=obtained, verification=state.value
+                qualification_id=qualification.id, obtained_on=obtained, verification=state.value
             )
         )
+        if qualification.profession_id is not None:
+            # A qualification that needs a BIG registration comes with one; most are verified.
+            reservist.big_registrations.append(
+                BigRegistration(
+                    profession_id=qualification.profession_id,
+                    big_number=f"{rng.randrange(10**10, 10**11):011d}",
+                    verification=state.value,
+                    reregistration_due=today + timedelta(days=rng.randrange(60, 5 * 365)),
+                )
+            )
+            created += 1
+        if skills:
+            reservist.skills = rng.sample(skills, rng.randint(0, min(3, len(skills))))
         db.session.add(reservist)
+        made.append(reservist)
         created += 2
+    db.session.flush()
+    created += add_demo_availability(made, rng)
     db.session.flush()
     return created

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp, ValidationError
 
 from zorgreserve.institutions.models import InstitutionKind
@@ -34,3 +34,21 @@ class InstitutionForm(FlaskForm):
 
         if field.data and not postcode_exists(field.data):
             raise ValidationError(_l("This postcode is not known."))
+
+
+class LocationForm(FlaskForm):
+    name = StringField(
+        _l("Name of the location"),
+        validators=[InputRequired(), Length(min=2, max=200)],
+        description=_l("For example: main building, location Zuid."),
+    )
+    street_address = StringField(
+        _l("Street and number"), validators=[InputRequired(), Length(min=3, max=200)]
+    )
+    postcode = StringField(
+        _l("Postcode"),
+        validators=[InputRequired(), Length(max=8)],
+        description=_l("For example 3584 CX. The region and the distance to reservists follow from it."),
+    )
+    city = StringField(_l("Place"), validators=[InputRequired(), Length(min=2, max=120)])
+    active = BooleanField(_l("In use (can be chosen for new requests)"), default=True)

@@ -36,6 +36,13 @@ HANDLERS: dict[str, str] = {
     "accounts.send_email": "zorgreserve.accounts.emails:send_account_email",
     "verification.notify": "zorgreserve.verification.emails:send_verification_email",
     "privacy.expiry_reminders": "zorgreserve.privacy.reminders:send_expiry_reminders",
+    "deployments.request_opened": "zorgreserve.deployments.handoff:request_opened",
+    "deployments.request_changed": "zorgreserve.deployments.handoff:request_changed",
+    "deployments.notify": "zorgreserve.deployments.emails:send_request_email",
+    "callups.send_wave": "zorgreserve.callups.sending:send_wave",
+    "callups.send_messages": "zorgreserve.callups.sending:send_messages",
+    "callups.booking_messages": "zorgreserve.callups.confirmations:send_messages",
+    "callups.withdraw_filled": "zorgreserve.callups.booking:withdraw_filled_job",
 }
 
 MAX_ATTEMPTS = 6

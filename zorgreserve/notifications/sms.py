@@ -8,6 +8,7 @@ accept an idempotency key so a retried send never reaches a phone twice.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import threading
@@ -43,14 +44,25 @@ class ConsoleBackend:
 
 
 class FileBackend:
+    """Writes each message as a JSON line; like a provider, a repeated idempotency key is accepted once.
+
+    A sender that crashed after the hand-off and before recording it sends again with the
+    same key; the file (shared by every worker process, hence the lock) then shows what a
+    phone would receive.
+    """
+
     def __init__(self, path: str) -> None:
         self.path = Path(path)
 
     def send(self, message: SmsMessage) -> str:
         self.path.mkdir(parents=True, exist_ok=True)
         record = asdict(message) | {"sent_at": message.sent_at.isoformat()}
-        with open(self.path / "messages.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        needle = json.dumps({"idempotency_key": message.idempotency_key})[1:-1]
+        with open(self.path / "messages.jsonl", "a+", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            if not any(needle in line for line in handle):
+                handle.write(json.dumps(record) + "\n")
         return f"file-{message.idempotency_key}"
 
 

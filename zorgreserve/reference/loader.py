@@ -154,13 +154,14 @@ def load_qualifications(session: Session, professions: dict[str, Profession]) ->
     for row in table:
         qualification = existing.get(row["code"])
         if qualification is None:
-            qualification = Qualification(code=row["code"])
+            # Name and expiry are editable by administrators: set them only on insert.
+            qualification = Qualification(
+                code=row["code"], name=row["name"], has_expiry=_flag(row["has_expiry"])
+            )
             session.add(qualification)
             existing[qualification.code] = qualification
-        qualification.name = row["name"]
         qualification.profession_id = professions[row["profession"]].id if row["profession"] else None
         qualification.further_evidence = row["further_evidence"] or None
-        qualification.has_expiry = _flag(row["has_expiry"])
         qualification.description = row["description"] or None
     session.flush()
     links = {

@@ -170,6 +170,9 @@ class Qualification(Base):
     further_evidence: Mapped[str | None] = mapped_column(String(200))
     has_expiry: Mapped[bool] = mapped_column(Boolean, default=False)
     description: Mapped[str | None] = mapped_column(Text)
+    #: Inactive qualifications are no longer offered for new records or requests; rows that
+    #: reference them keep them (reference rows are deactivated, never deleted).
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     profession = relationship("Profession", lazy="joined")
     includes = relationship(
@@ -186,11 +189,15 @@ class Qualification(Base):
 
 
 class Skill(Base):
+    """A skill reservists declare and requests ask for; ``code`` is the loader's stable key."""
+
     __tablename__ = "skill"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
+    #: Inactive skills are no longer offered; reservists and requests that have one keep it.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class ApprovalMode(StrEnum):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -201,6 +202,15 @@ class ReservistQualification(Base):
         CheckConstraint(f"verification {VERIFICATION_CHECK}", name="verification_known"),
         CheckConstraint("expires_on IS NULL OR expires_on >= obtained_on", name="expiry_after_obtained"),
         Index("ix_reservist_qualification_match", "qualification_id", "verification", "reservist_id"),
+        # The coordinators' search for holders of a verified, unexpired qualification.
+        Index(
+            "ix_reservist_qualification_verified",
+            "qualification_id",
+            "reservist_id",
+            "expires_on",
+            postgresql_where=text("verification = 'verified'"),
+            sqlite_where=text("verification = 'verified'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

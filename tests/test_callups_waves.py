@@ -1,0 +1,237 @@
+"""Call-up waves: the first wave from matching, sending in batches, and a sender killed mid-wave."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.callups_support import approved_request, messages_of, offers_of, reservists, waves_of
+from tests.deployments_support import in_english_fixture, world_fixture  # noqa: F401
+from zorgreserve import db
+from zorgreserve.callups import sending
+from zorgreserve.callups.models import Message, OfferShift, Wave
+from zorgreserve.callups.waves import CODE_ALPHABET, Step, create_wave, start_callups
+from zorgreserve.db import utcnow
+from zorgreserve.matching.engine import ProposedOffer, WaveProposal
+from zorgreserve.notifications.sms import recorder
+from zorgreserve.reference.models import Reach
+
+
+@pytest.fixture(autouse=True)
+def _clear_recorder():
+    recorder().messages.clear()
+    yield
+    recorder().messages.clear()
+
+
+@pytest.fixture
+def config(app):
+    saved = dict(app.config)
+    yield app.config
+    app.config.clear()
+    app.config.update(saved)
+
+
+def sms_by_key() -> Counter:
+    return Counter(m.idempotency_key for m in recorder().messages)
+
+
+def test_approving_a_request_sends_wave_one_through_the_reservists_channels(app, w, run_jobs, mail_outbox):
+    people = reservists(4)
+    request = approved_request(w, days=2, places=1)
+    run_jobs()
+    db.session.expire_all()
+
+    [wave] = waves_of(request.id)
+    assert wave.number == 1 and wave.status == "sent"
+    offers = offers_of(request.id)
+    assert {o.reservist_id for o in offers} <= set(people) and len(offers) >= 2
+    for offer in offers:
+        assert offer.status == "sent"
+        assert len(offer.code) == 5 and set(offer.code) <= set(CODE_ALPHABET)
+        assert offer.expires_at > utcnow() + timedelta(minutes=4)
+        assert db.session.scalars(select(OfferShift).where(OfferShift.offer_id == offer.id)).all()
+    assert len({o.code for o in offers}) == len(offers)
+    # One SMS and one e-mail per offer, each carrying the code and the answer link.
+    assert len(recorder().messages) == len(offers)
+    assert len([mail for mail in mail_outbox if "/o/" in mail.body]) == len(offers)
+    for offer in offers:
+        [sms] = [m for m in recorder().messages if m.idempotency_key == f"offer:{offer.id}:sms"]
+        assert len(sms.body) <= sending.SMS_MAX_CHARS
+        assert f"YES {offer.code}" in sms.body and "http://zorgreserve.test/o/" in sms.body
+    assert any("/o/" in mail.body and "Shifts:" in mail.body for mail in mail_outbox)
+    assert all(m.status == "sent" for m in messages_of(request.id))
+
+
+def test_starting_twice_makes_one_wave(app, w, run_jobs):
+    reservists(3)
+    request = approved_request(w)
+    run_jobs()
+    first = waves_of(request.id)
+    with app.test_request_context():
+        again = start_callups(request.id)
+        db.session.commit()
+    assert [w.id for w in waves_of(request.id)] == [w.id for w in first] == [again.id]
+    run_jobs()
+    assert Counter(sms_by_key()).most_common(1)[0][1] == 1
+
+
+def test_a_wave_from_a_hand_made_proposal_skips_people_offered_before(app, w):
+    people = reservists(3)
+    request = approved_request(w)
+    shift_id = request.active_shifts[0].id
+    now = utcnow()
+
+    def proposal(ids):
+        return WaveProposal(
+            request_id=request.id,
+            offers=tuple(ProposedOffer(rid, (shift_id,), 1.0, {"distance": 1.0}) for rid in ids),
+            open_places={shift_id: 1},
+        )
+
+    step = Step(3, Reach.OWN_REGION, None)
+    first = create_wave(request, proposal(people[:2]), step, now=now)
+    second = create_wave(request, proposal(people), step, now=now)
+    assert first.number == 1 and second.number == 2
+    assert [o.reservist_id for o in second.offers] == [people[2]]
+    assert create_wave(request, proposal(people), step, now=now) is None
+    db.session.expire_all()
+    assert db.session.get(type(request.active_shifts[0]), shift_id).offered == 3  # offers out, counted
+
+
+def test_sending_goes_in_batches_and_reaches_everyone_once(app, w, run_jobs, config):
+    config["CALLUP_BATCH_SIZE"] = 2
+    reservists(7, channels="sms")
+    request = approved_request(w, days=3, places=2)
+    run_jobs()
+    db.session.expire_all()
+    offers = offers_of(request.id)
+    assert len(offers) >= 5
+    assert sorted(sms_by_key()) == sorted(f"offer:{o.id}:sms" for o in offers)
+    assert set(sms_by_key().values()) == {1}
+    [wave] = waves_of(request.id)
+    assert wave.status == "sent"
+    from zorgreserve.jobs.models import OutboxJob
+
+    send_jobs = db.session.scalars(select(OutboxJob).where(OutboxJob.job == "callups.send_wave")).all()
+    assert len(send_jobs) >= len(offers) // 2  # one job per batch, not per message
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing in the sender may catch it."""
+
+
+def test_a_sender_killed_mid_wave_is_finished_by_the_next_without_doubles(
+    app, w, run_jobs, config, monkeypatch
+):
+    reservists(6, channels="sms")
+    config["INPROCESS_WORKER"] = False
+    request = approved_request(w, days=3, places=2)
+    # Run the hand-off only (wave written, its send job queued), then kill the sender after 3 messages.
+    real_send = recorder().send
+    calls = {"n": 0}
+
+    def dying_send(message):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise Killed()
+        return real_send(message)
+
+    monkeypatch.setattr(recorder(), "send", dying_send)
+    with pytest.raises(Killed), app.app_context():
+        from zorgreserve.deployments.handoff import request_opened
+
+        request_opened(request.id)
+        db.session.commit()
+        wave = waves_of(request.id)[0]
+        sending.send_wave(wave.id)
+    db.session.rollback()
+    monkeypatch.setattr(recorder(), "send", real_send)
+    wave = waves_of(request.id)[0]
+    assert db.session.get(Wave, wave.id).status == "sending"
+    assert len(recorder().messages) == 3
+
+    config["CALLUP_CLAIM_STALE_SECONDS"] = 0  # the dead sender's claims count as abandoned at once
+    time.sleep(0.01)
+    with app.app_context():
+        sending.send_wave(wave.id)
+        db.session.commit()
+    db.session.expire_all()
+    offers = offers_of(request.id)
+    assert sorted(sms_by_key()) == sorted(f"offer:{o.id}:sms" for o in offers)
+    assert set(sms_by_key().values()) == {1}
+    assert Counter(m.dedupe_key for m in messages_of(request.id)).most_common(1)[0][1] == 1
+    assert all(m.status == "sent" for m in messages_of(request.id))
+    assert db.session.get(Wave, wave.id).status == "sent"
+
+
+def test_a_failing_provider_is_retried_later_and_the_error_recorded(app, w, config, monkeypatch):
+    reservists(2, channels="sms")
+    request = approved_request(w)
+    real_send = recorder().send
+
+    def down(message):
+        raise ConnectionError("provider down")
+
+    monkeypatch.setattr(recorder(), "send", down)
+    with app.app_context():
+        from zorgreserve.deployments.handoff import request_opened
+
+        request_opened(request.id)
+        db.session.commit()
+        wave = waves_of(request.id)[0]
+        sending.send_wave(wave.id)
+        db.session.commit()
+    db.session.expire_all()
+    queued = [m for m in messages_of(request.id) if m.status == "queued"]
+    assert queued and any("provider down" in (m.error or "") for m in queued)
+    assert recorder().messages == []
+
+    monkeypatch.setattr(recorder(), "send", real_send)
+    with app.app_context():
+        sending.send_wave(wave.id)
+        db.session.commit()
+    db.session.expire_all()
+    assert all(m.status == "sent" for m in messages_of(request.id))
+    assert set(sms_by_key().values()) == {1}
+
+
+def test_the_sender_keeps_to_the_provider_rate(app, w, config):
+    reservists(6, channels="sms")
+    request = approved_request(w, days=3, places=2)
+    config["SMS_RATE_PER_SECOND"] = 20
+    with app.app_context():
+        from zorgreserve.deployments.handoff import request_opened
+
+        request_opened(request.id)
+        db.session.commit()
+        wave = waves_of(request.id)[0]
+        started = time.monotonic()
+        sending.send_wave(wave.id)
+        elapsed = time.monotonic() - started
+        db.session.commit()
+    sent = len(recorder().messages)
+    assert sent >= 5
+    assert elapsed >= (sent - 1) / 20 * 0.9
+
+
+def test_an_sms_fits_two_segments_whatever_the_names():
+    head = "Zorgreserve call-up: " + "Intensive Care " * 40
+    tail = "Reply YES K7P2Q or NO K7P2Q, or answer at https://zorgreserve.example/o/" + "x" * 60
+    body = sending.fit_sms(head, tail)
+    assert len(body) <= sending.SMS_MAX_CHARS and body.endswith(tail)
+
+
+def test_message_rows_are_unique_per_offer_and_channel(app, w, run_jobs):
+    reservists(2)
+    request = approved_request(w)
+    run_jobs()
+    wave = waves_of(request.id)[0]
+    with app.app_context():
+        assert sending.ensure_offer_messages(db.session.get(Wave, wave.id)) == 0
+    keys = [m.dedupe_key for m in db.session.scalars(select(Message))]
+    assert len(keys) == len(set(keys))

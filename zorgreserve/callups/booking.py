@@ -1,0 +1,705 @@
+"""Booking: turning an accepted offer into bookings, never more people than places.
+
+This is the contract the answer page, the SMS reply handler and escalation call:
+
+* :func:`accept` books the chosen shifts of one offer, each atomically;
+* :func:`decline` records a "no";
+* :func:`withdraw_open_offers_for_filled_shifts` takes filled shifts out of
+  offers still waiting for an answer.
+
+How one accept stays correct under any number of concurrent accepts:
+
+1. The offer row is locked (``FOR NO KEY UPDATE``): a double tap or two devices
+   answering the same offer run one after the other, and the second finds the
+   answer recorded and returns it unchanged (:class:`AcceptResult` is rebuilt
+   from the offer's shifts).
+2. The reservist's row is locked the same way, so two accepts of one person
+   (two offers, two requests) are checked one after the other against the
+   bookings the other made: overlap and the working-time rules see everything.
+3. Overlap and the working-time rules are checked on the whole resulting set
+   (existing active bookings and declared work elsewhere, plus every chosen
+   shift). The night-series rule is not monotone (see
+   :mod:`zorgreserve.matching.worktime`), so after booking, when some chosen
+   shifts went to stand-by, the set actually booked is checked again.
+4. Each shift is booked in its own savepoint by one conditional update —
+   ``UPDATE shift SET booked = booked + 1 WHERE id = :id AND booked < places
+   AND state = 'active'`` — and the insert of the booking. No row: the shift is
+   full, the reservist goes on its stand-by list. An integrity error (the unique
+   shift/reservist pair, or on PostgreSQL the exclusion constraint on overlapping
+   active bookings) rolls the savepoint back, counter included.
+5. Locks are always taken in the same order — offer, reservist, shifts by id,
+   request — so concurrent accepts wait for each other but never deadlock.
+   Withdrawing other offers of a filled shift skips offers that are locked (they
+   are being answered at this moment, and will find the shift full); what was
+   skipped is retried by the ``callups.withdraw_filled`` job after commit.
+
+Services never commit; the caller commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from zorgreserve.audit.services import record
+from zorgreserve.callups.models import (
+    ACTIVE_BOOKING,
+    OPEN_OFFER,
+    Booking,
+    Channel,
+    Message,
+    Offer,
+    OfferShift,
+    OfferShiftStatus,
+    OfferStatus,
+    StandbyEntry,
+)
+from zorgreserve.deployments.models import DeploymentRequest, Shift, ShiftState
+from zorgreserve.jobs.services import add_job
+from zorgreserve.matching import worktime
+from zorgreserve.reservists.models import Reservist
+
+OS = OfferShiftStatus
+
+#: Reason codes of :attr:`AcceptResult.refused` (and :attr:`OfferShift.refusal`).
+OVERLAP = "overlap"  # the reservist has (or chose) another shift at the same time
+WORKTIME = "worktime"  # the working-time rules forbid it (the rule codes are in ``AcceptResult.rules``)
+CANCELLED = "cancelled"  # the institution cancelled the shift
+STARTED = "started"  # the shift has begun
+NOT_OFFERED = "not_offered"  # the shift is not (or no longer) part of this offer
+REFUSALS = (OVERLAP, WORKTIME, CANCELLED, STARTED, NOT_OFFERED)
+
+
+class OfferClosed(Exception):
+    """The offer can no longer be answered; ``reason`` says why.
+
+    ``expired``, ``withdrawn`` (its shifts filled or were cancelled), ``declined``
+    (answered no earlier), ``answered`` (answered yes earlier, with other shifts),
+    ``unknown`` (no such offer).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NothingChosen(ValueError):
+    """An accept without any shift: ask the reservist to choose, or to decline."""
+
+
+class TryAgain(Exception):
+    """Another transaction holds the shift longer than the lock timeout: nothing changed, retry."""
+
+
+@dataclass
+class AcceptResult:
+    """What became of each chosen shift (shift ids)."""
+
+    booked: list[int] = field(default_factory=list)
+    standby: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+    #: For ``worktime`` refusals: the rule codes broken (``rest_too_short``, ``weekly_hours`` ...).
+    rules: dict[int, list[str]] = field(default_factory=dict)
+    #: True when the answer had been recorded before and this call changed nothing.
+    repeated: bool = False
+    booking_ids: list[int] = field(default_factory=list)
+
+
+# Locks -------------------------------------------------------------------------------------
+
+
+def _lock_offer(session: Session, offer_id: int) -> Offer | None:
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: write first, so the transaction holds the database's write
+        # lock from its start (waiting up to busy_timeout) instead of failing to upgrade later.
+        session.execute(update(Offer).where(Offer.id == offer_id).values(id=Offer.id))
+    return session.scalar(
+        select(Offer)
+        .where(Offer.id == offer_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _lock_reservist(session: Session, reservist_id: int) -> Reservist | None:
+    return session.scalar(
+        select(Reservist)
+        .where(Reservist.id == reservist_id)
+        .with_for_update(key_share=True, of=Reservist)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _offer_shifts(session: Session, offer_id: int) -> dict[int, OfferShift]:
+    rows = session.scalars(
+        select(OfferShift).where(OfferShift.offer_id == offer_id).execution_options(populate_existing=True)
+    )
+    return {row.shift_id: row for row in rows}
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    text = str(exc).lower()
+    return (
+        getattr(exc.orig, "sqlstate", None) == "55P03"
+        or "lock timeout" in text
+        or "database is locked" in text
+    )
+
+
+# Recorded answers --------------------------------------------------------------------------
+
+
+def _recorded(rows: dict[int, OfferShift], wanted: Iterable[int]) -> AcceptResult | None:
+    """The outcome an earlier accept recorded for these shifts, or None if one was not accepted."""
+    result = AcceptResult(repeated=True)
+    for shift_id in wanted:
+        row = rows.get(shift_id)
+        if row is None:
+            return None
+        if row.status == OS.ACCEPTED.value:
+            result.booked.append(shift_id)
+        elif row.status == OS.STANDBY.value:
+            result.standby.append(shift_id)
+        elif row.status == OS.DECLINED.value and row.refusal:
+            result.refused[shift_id] = row.refusal
+        else:
+            return None
+    return result
+
+
+def _closed_reason(offer: Offer, now: datetime) -> str | None:
+    if offer.status in OPEN_OFFER:
+        return "expired" if offer.expires_at <= now else None
+    return {
+        OfferStatus.EXPIRED.value: "expired",
+        OfferStatus.WITHDRAWN.value: "withdrawn",
+        OfferStatus.DECLINED.value: "declined",
+    }.get(offer.status, "answered")
+
+
+# Working time ------------------------------------------------------------------------------
+
+
+def _rules() -> worktime.WorkTimeRules:
+    return worktime.WorkTimeRules.from_config(current_app.config)
+
+
+def _existing_work(session: Session, reservist_id: int, shifts: list[Shift]) -> list[worktime.Interval]:
+    """Active bookings and declared work elsewhere near the chosen shifts, as intervals."""
+    from zorgreserve.availability.models import AvailabilityPeriod
+
+    if not shifts:
+        return []
+    margin = timedelta(days=21)
+    lo = min(s.start_at for s in shifts) - margin
+    hi = max(s.end_at for s in shifts) + margin
+    bookings = session.execute(
+        select(Booking.start_at, Booking.end_at).where(
+            Booking.reservist_id == reservist_id,
+            Booking.status.in_([s.value for s in ACTIVE_BOOKING]),
+            Booking.end_at > lo,
+            Booking.start_at < hi,
+        )
+    ).all()
+    intervals = [worktime.Interval(start, end, worktime.Kind.BOOKED) for start, end in bookings]
+    periods = session.execute(
+        select(AvailabilityPeriod.starts_at, AvailabilityPeriod.ends_at).where(
+            AvailabilityPeriod.reservist_id == reservist_id,
+            AvailabilityPeriod.kind == "unavailable",
+            AvailabilityPeriod.reason == "work",
+            AvailabilityPeriod.ends_at > lo,
+            AvailabilityPeriod.starts_at < hi,
+        )
+    ).all()
+    intervals += [worktime.Interval(start, end, worktime.Kind.OTHER_WORK) for start, end in periods]
+    return intervals
+
+
+def _interval(shift: Shift) -> worktime.Interval:
+    return worktime.Interval(shift.start_at, shift.end_at, worktime.Kind.PROPOSED)
+
+
+def _first_conflict(
+    existing: list[worktime.Interval],
+    chosen: list[Shift],
+    rules: worktime.WorkTimeRules,
+    weekly_max: int | None,
+) -> tuple[Shift, str, list[str]] | None:
+    """The chosen shift to give up first, and why; None when the whole set may be worked.
+
+    Overlap with existing work comes first; then the latest shift named by a
+    working-time violation is dropped (the earlier ones were chosen first in time),
+    and the caller checks the rest again — dropping one can matter for the others.
+    """
+    booked = [i for i in existing if i.kind == worktime.Kind.BOOKED]
+    for shift in chosen:
+        if any(i.start < shift.end_at and shift.start_at < i.end for i in booked):
+            return shift, OVERLAP, []
+    ordered = sorted(chosen, key=lambda s: (s.start_at, s.id))
+    for index, shift in enumerate(ordered[1:], start=1):
+        if any(o.start_at < shift.end_at and shift.start_at < o.end_at for o in ordered[:index]):
+            return shift, OVERLAP, []
+    violations = worktime.check(rules, existing, [_interval(s) for s in chosen], weekly_max)
+    if not violations:
+        return None
+    by_interval = {_interval(s): s for s in chosen}
+    named = [by_interval[v.interval] for v in violations if v.interval in by_interval]
+    victim = max(named, key=lambda s: (s.start_at, s.id))
+    codes = sorted({str(v.code) for v in violations if v.interval == _interval(victim)})
+    if codes == [worktime.Code.OVERLAP.value]:
+        return victim, OVERLAP, []
+    return victim, WORKTIME, codes
+
+
+def _settle(
+    existing: list[worktime.Interval],
+    chosen: list[Shift],
+    rules: worktime.WorkTimeRules,
+    weekly_max: int | None,
+) -> tuple[list[Shift], dict[int, tuple[str, list[str]]]]:
+    """Drop chosen shifts one by one until the rest keeps every rule; returns (kept, dropped)."""
+    kept = list(chosen)
+    dropped: dict[int, tuple[str, list[str]]] = {}
+    while kept:
+        conflict = _first_conflict(existing, kept, rules, weekly_max)
+        if conflict is None:
+            break
+        shift, reason, codes = conflict
+        kept.remove(shift)
+        dropped[shift.id] = (reason, codes)
+    return kept, dropped
+
+
+# Accept ------------------------------------------------------------------------------------
+
+
+def accept(
+    session: Session, offer_id: int, shift_ids: Collection[int], *, channel: str, now: datetime
+) -> AcceptResult:
+    """Book the chosen shifts of an open offer; see the module docstring for the guarantees.
+
+    Raises :class:`OfferClosed` when the offer cannot be answered (and the shifts
+    were not accepted before: a repeated accept returns the recorded outcome with
+    ``repeated=True``), :class:`NothingChosen` without shifts and :class:`TryAgain`
+    when a lock is held too long. Does not commit.
+    """
+    wanted = sorted({int(s) for s in shift_ids})
+    if not wanted:
+        raise NothingChosen("choose at least one shift")
+    try:
+        return _accept(session, offer_id, wanted, channel=channel, now=now)
+    except OperationalError as exc:
+        if _is_lock_timeout(exc):
+            raise TryAgain(str(offer_id)) from exc
+        raise
+
+
+def _accept(
+    session: Session, offer_id: int, wanted: list[int], *, channel: str, now: datetime
+) -> AcceptResult:
+    offer = _lock_offer(session, offer_id)
+    if offer is None:
+        raise OfferClosed("unknown")
+    rows = _offer_shifts(session, offer.id)
+    closed = _closed_reason(offer, now)
+    if closed is not None:
+        recorded = _recorded(rows, wanted)
+        if recorded is not None:
+            return recorded
+        raise OfferClosed(closed)
+    reservist = _lock_reservist(session, offer.reservist_id)
+    if reservist is None:
+        raise OfferClosed("unknown")
+
+    result = AcceptResult()
+    candidates: list[Shift] = []
+    shifts = {
+        s.id: s
+        for s in session.scalars(
+            select(Shift).where(Shift.id.in_(wanted)).execution_options(populate_existing=True)
+        )
+    }
+    for shift_id in wanted:
+        row = rows.get(shift_id)
+        shift = shifts.get(shift_id)
+        if row is None or shift is None or row.status not in (OS.OFFERED.value, OS.WITHDRAWN.value):
+            result.refused[shift_id] = NOT_OFFERED
+        elif shift.state != ShiftState.ACTIVE.value:
+            result.refused[shift_id] = CANCELLED
+        elif shift.start_at <= now:
+            result.refused[shift_id] = STARTED
+        else:
+            candidates.append(shift)
+
+    rules = _rules()
+    existing = _existing_work(session, reservist.id, candidates)
+    weekly_max = reservist.max_hours_per_week
+    kept, dropped = _settle(existing, candidates, rules, weekly_max)
+    for shift_id, (reason, codes) in dropped.items():
+        result.refused[shift_id] = reason
+        if codes:
+            result.rules[shift_id] = codes
+
+    bookings: dict[int, Booking] = {}
+    for shift in sorted(kept, key=lambda s: s.id):
+        outcome = _book_one(session, shift, reservist.id, offer.id, now)
+        if isinstance(outcome, Booking):
+            bookings[shift.id] = outcome
+        else:
+            if outcome == "full":
+                result.standby.append(shift.id)
+            else:
+                result.refused[shift.id] = outcome
+
+    if result.standby and bookings:
+        # Fewer shifts booked than checked: the smaller set is checked again (non-monotone rules).
+        booked_shifts = [shifts[sid] for sid in bookings]
+        _kept, dropped_now = _settle(existing, booked_shifts, rules, weekly_max)
+        for shift_id, (reason, codes) in dropped_now.items():
+            _unbook(session, bookings.pop(shift_id), shift_id)
+            result.refused[shift_id] = reason
+            if codes:
+                result.rules[shift_id] = codes
+
+    result.booked = sorted(bookings)
+    result.booking_ids = [bookings[sid].id for sid in result.booked]
+    _record_answer(session, offer, rows, result, channel=channel, now=now)
+    if result.standby:
+        _add_standby(session, reservist.id, offer.id, result.standby)
+    if bookings:
+        _after_booking(session, offer, reservist, [shifts[sid] for sid in result.booked], bookings, now)
+    messages: list[int] = []
+    if result.standby:
+        messages += _standby_messages(session, reservist, offer)
+    if bookings:
+        messages += _approve_if_automatic(session, offer.request_id, list(bookings.values()), now)
+    if messages:
+        add_job(
+            session,
+            "callups.booking_messages",
+            {"message_ids": messages},
+            description=f"booking messages for offer {offer.id}",
+        )
+    record(
+        "offer.accepted",
+        subject_type="callup_offer",
+        subject_id=offer.id,
+        channel=channel,
+        booked=result.booked,
+        standby=result.standby,
+        refused={str(k): v for k, v in result.refused.items()},
+    )
+    return result
+
+
+def _book_one(
+    session: Session, shift: Shift, reservist_id: int, offer_id: int, now: datetime
+) -> Booking | str:
+    """Take one place and insert the booking, together or not at all; else why not.
+
+    A shift already read as full or cancelled is answered without touching its row: the
+    conditional update would only queue behind the bookings in flight to learn the same.
+    """
+    if shift.state != ShiftState.ACTIVE.value:
+        return CANCELLED
+    if shift.booked >= shift.places:
+        return "full"
+    try:
+        with session.begin_nested():
+            taken = session.execute(
+                update(Shift)
+                .where(
+                    Shift.id == shift.id,
+                    Shift.booked < Shift.places,
+                    Shift.state == ShiftState.ACTIVE.value,
+                )
+                .values(booked=Shift.booked + 1)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:
+                state = session.scalar(select(Shift.state).where(Shift.id == shift.id))
+                return "full" if state == ShiftState.ACTIVE.value else CANCELLED
+            booking = Booking(
+                shift_id=shift.id,
+                reservist_id=reservist_id,
+                offer_id=offer_id,
+                start_at=shift.start_at,
+                end_at=shift.end_at,
+                created_at=now,
+            )
+            session.add(booking)
+            session.flush()
+            return booking
+    except IntegrityError:
+        return OVERLAP
+
+
+def _unbook(session: Session, booking: Booking, shift_id: int) -> None:
+    session.delete(booking)
+    session.execute(
+        update(Shift)
+        .where(Shift.id == shift_id)
+        .values(booked=Shift.booked - 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+
+
+def _record_answer(
+    session: Session,
+    offer: Offer,
+    rows: dict[int, OfferShift],
+    result: AcceptResult,
+    *,
+    channel: str,
+    now: datetime,
+) -> None:
+    booked, standby = set(result.booked), set(result.standby)
+    for shift_id, row in rows.items():
+        if shift_id in booked:
+            row.status = OS.ACCEPTED.value
+        elif shift_id in standby:
+            row.status = OS.STANDBY.value
+        elif shift_id in result.refused and row.status in (OS.OFFERED.value, OS.WITHDRAWN.value):
+            row.status, row.refusal = OS.DECLINED.value, result.refused[shift_id]
+        elif row.status == OS.OFFERED.value:
+            row.status = OS.DECLINED.value  # offered but not chosen
+        else:
+            continue
+        row.answered_at = now
+    still_offered = [r for r in rows.values() if r.status != OS.WITHDRAWN.value]
+    taken = booked | standby
+    if taken and all(r.shift_id in taken for r in still_offered):
+        offer.status = OfferStatus.ACCEPTED.value
+    elif taken:
+        offer.status = OfferStatus.PARTIALLY_ACCEPTED.value
+    else:
+        offer.status = OfferStatus.DECLINED.value
+    offer.answered_at, offer.answer_channel = now, channel
+    session.flush()
+
+
+def _add_standby(session: Session, reservist_id: int, offer_id: int, shift_ids: list[int]) -> None:
+    already = set(
+        session.scalars(
+            select(StandbyEntry.shift_id).where(
+                StandbyEntry.reservist_id == reservist_id, StandbyEntry.shift_id.in_(shift_ids)
+            )
+        )
+    )
+    for shift_id in shift_ids:
+        if shift_id not in already:
+            session.add(StandbyEntry(shift_id=shift_id, reservist_id=reservist_id, offer_id=offer_id))
+    session.flush()
+
+
+def _after_booking(
+    session: Session,
+    offer: Offer,
+    reservist: Reservist,
+    shifts: list[Shift],
+    bookings: dict[int, Booking],
+    now: datetime,
+) -> None:
+    """Audit, fill state of the request, and withdrawal of other offers for shifts now full."""
+    for shift_id, booking in bookings.items():
+        record(
+            "booking.created",
+            subject_type="booking",
+            subject_id=booking.id,
+            shift_id=shift_id,
+            offer_id=offer.id,
+            reservist_id=reservist.id,
+        )
+    request = refresh_request(session, offer.request_id)
+    full = [s.id for s in request.shifts if s.id in bookings and s.booked >= s.places]
+    if full:
+        _count, skipped = _withdraw(session, full, now, exclude_offer=offer.id, skip_locked=True)
+        if skipped:
+            add_job(
+                session,
+                "callups.withdraw_filled",
+                {"shift_ids": full},
+                description=f"withdraw offers of filled shifts of request {offer.request_id}",
+            )
+
+
+def refresh_request(session: Session, request_id: int) -> DeploymentRequest:
+    """Lock the request, re-read its shifts' counters and set open / partially filled / filled.
+
+    The row lock (taken after the shift locks, always) makes the last of several
+    concurrent bookings see every counter, and keeps the request's version
+    counter from going stale under the ORM's optimistic check.
+    """
+    from zorgreserve.deployments.services import refresh_fill_state
+
+    request = session.scalar(
+        select(DeploymentRequest)
+        .where(DeploymentRequest.id == request_id)
+        .with_for_update(key_share=True, of=DeploymentRequest)
+        .execution_options(populate_existing=True)
+    )
+    assert request is not None
+    session.scalars(
+        select(Shift).where(Shift.request_id == request_id).execution_options(populate_existing=True)
+    ).all()
+    refresh_fill_state(request)
+    return request
+
+
+def _approve_if_automatic(
+    session: Session, request_id: int, bookings: list[Booking], now: datetime
+) -> list[int]:
+    from zorgreserve.callups.approval import approve_automatically_if_policy
+
+    return approve_automatically_if_policy(session, request_id, bookings, now)
+
+
+def _standby_messages(session: Session, reservist: Reservist, offer: Offer) -> list[int]:
+    from zorgreserve.callups.confirmations import queue_messages
+
+    return queue_messages(session, reservist, "standby", f"standby:{offer.id}", request_id=offer.request_id)
+
+
+# Decline -----------------------------------------------------------------------------------
+
+
+def decline(session: Session, offer_id: int, *, reason: str | None, channel: str, now: datetime) -> None:
+    """Record a "no" to an open offer: every offered shift declined. A repeated decline changes nothing."""
+    offer = _lock_offer(session, offer_id)
+    if offer is None:
+        raise OfferClosed("unknown")
+    if offer.status == OfferStatus.DECLINED.value and offer.answered_at is not None:
+        return
+    closed = _closed_reason(offer, now)
+    if closed is not None:
+        raise OfferClosed(closed)
+    for row in _offer_shifts(session, offer.id).values():
+        if row.status == OS.OFFERED.value:
+            row.status, row.answered_at = OS.DECLINED.value, now
+    offer.status = OfferStatus.DECLINED.value
+    offer.answered_at, offer.answer_channel = now, channel
+    offer.decline_reason = (reason or "").strip()[:2000] or None
+    session.flush()
+    record("offer.declined", subject_type="callup_offer", subject_id=offer.id, channel=channel)
+
+
+# Withdraw ----------------------------------------------------------------------------------
+
+
+def withdraw_open_offers_for_filled_shifts(
+    session: Session, shift_ids: Collection[int], now: datetime
+) -> int:
+    """Take full (or cancelled) shifts out of offers still waiting; returns how many offers were withdrawn.
+
+    An offer left without an offered shift is withdrawn as a whole. Safe to run
+    any number of times; waits for offers being answered at this moment.
+    """
+    withdrawn, _skipped = _withdraw(session, shift_ids, now, exclude_offer=None, skip_locked=False)
+    return withdrawn
+
+
+def _withdraw(
+    session: Session,
+    shift_ids: Collection[int],
+    now: datetime,
+    *,
+    exclude_offer: int | None,
+    skip_locked: bool,
+) -> tuple[int, int]:
+    ids = sorted(set(shift_ids))
+    if not ids:
+        return 0, 0
+    closed = list(
+        session.scalars(
+            select(Shift.id).where(
+                Shift.id.in_(ids), (Shift.booked >= Shift.places) | (Shift.state != ShiftState.ACTIVE.value)
+            )
+        )
+    )
+    if not closed:
+        return 0, 0
+    candidates = select(OfferShift.offer_id).where(
+        OfferShift.shift_id.in_(closed), OfferShift.status == OS.OFFERED.value
+    )
+    if exclude_offer is not None:
+        candidates = candidates.where(OfferShift.offer_id != exclude_offer)
+    wanted = set(session.scalars(candidates.distinct()))
+    if not wanted:
+        return 0, 0
+    locked = list(
+        session.scalars(
+            select(Offer)
+            .where(Offer.id.in_(sorted(wanted)), Offer.status.in_([s.value for s in OPEN_OFFER]))
+            .order_by(Offer.id)
+            .with_for_update(key_share=True, skip_locked=skip_locked)
+            .execution_options(populate_existing=True)
+        )
+    )
+    skipped = len(wanted) - len(locked)
+    if not locked:
+        return 0, skipped
+    offer_ids = [o.id for o in locked]
+    session.execute(
+        update(OfferShift)
+        .where(
+            OfferShift.offer_id.in_(offer_ids),
+            OfferShift.shift_id.in_(closed),
+            OfferShift.status == OS.OFFERED.value,
+        )
+        .values(status=OS.WITHDRAWN.value, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    left = set(
+        session.scalars(
+            select(OfferShift.offer_id).where(
+                and_(OfferShift.offer_id.in_(offer_ids), OfferShift.status == OS.OFFERED.value)
+            )
+        )
+    )
+    emptied = [o for o in locked if o.id not in left]
+    for offer in emptied:
+        offer.status = OfferStatus.WITHDRAWN.value
+    session.flush()
+    if emptied:
+        record(
+            "offer.withdrawn",
+            subject_type="deployment_request",
+            subject_id=emptied[0].request_id,
+            offers=len(emptied),
+            shift_ids=closed,
+        )
+    return len(emptied), skipped
+
+
+def withdraw_filled_job(shift_ids: list[int]) -> None:
+    """Outbox job ``callups.withdraw_filled``: finish a withdrawal an accept had to leave."""
+    from zorgreserve import db
+    from zorgreserve.db import utcnow
+
+    withdraw_open_offers_for_filled_shifts(db.session, shift_ids, utcnow())
+
+
+def channels_of(reservist: Reservist) -> list[str]:
+    """The channels a reservist chose for call-up messages."""
+    chosen = reservist.channels or "both"
+    return [Channel.EMAIL.value, Channel.SMS.value] if chosen == "both" else [chosen]
+
+
+__all__ = [
+    "AcceptResult",
+    "Message",
+    "NothingChosen",
+    "OfferClosed",
+    "TryAgain",
+    "accept",
+    "decline",
+    "refresh_request",
+    "withdraw_open_offers_for_filled_shifts",
+]

@@ -1,0 +1,304 @@
+"""Waves of call-ups: turning a matching proposal into offers, and the escalation ladder.
+
+A wave is written in one transaction: the wave row, one offer per proposed
+reservist (with a unique short code for SMS replies and an expiry from the surge
+phase policy), the offer's shifts, and the outbox job that sends it. The
+database keeps the guarantees: ``(request, number)`` is unique, so two workers
+(or two coordinators) racing to start the same wave make one; ``(wave,
+reservist)`` is unique, so nobody gets two offers in one wave.
+
+The ladder (``docs/callups.md``) says how each next wave reaches further:
+
+0. own region, ``CALLUP_FIRST_K`` candidates per open place, within ``CALLUP_FIRST_RADIUS_KM``;
+1. own region, ``CALLUP_MORE_K`` per place, same radius;
+2. own region, ``CALLUP_MORE_K`` per place, as far as each reservist travels;
+3. neighbouring regions (if the phase policy reaches that far);
+4. national (if the phase policy reaches that far).
+
+Reservists offered anything in this request before are never offered again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from zorgreserve import db
+from zorgreserve.callups.models import (
+    OPEN_OFFER,
+    CallupControl,
+    Offer,
+    OfferShift,
+    OfferShiftStatus,
+    Reach,
+    Wave,
+    WaveStatus,
+)
+from zorgreserve.deployments.models import RUNNING, DeploymentRequest, Shift, ShiftState
+from zorgreserve.jobs.services import add_job
+
+log = logging.getLogger(__name__)
+
+#: No 0/O, 1/I/L, 2/Z, 5/S, 6/G, 8/B: easy to read aloud and to type on a phone.
+CODE_ALPHABET = "ACDEFHJKMNPQRTUVWXY3479"
+CODE_LENGTH = 5
+_REACH_ORDER = [Reach.OWN_REGION, Reach.NEIGHBOURS, Reach.NATIONAL]
+OPEN_WAVE = frozenset({WaveStatus.PLANNED, WaveStatus.SENDING, WaveStatus.SENT})
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung of the escalation ladder: how many candidates per open place, how far."""
+
+    k: int
+    reach: Reach
+    radius_km: int | None
+
+
+def ladder(policy_reach: str, config: Any | None = None) -> list[Step]:
+    """The ladder for a request under a phase policy reaching ``policy_reach``."""
+    config = config or current_app.config
+    first_k, more_k = config["CALLUP_FIRST_K"], config["CALLUP_MORE_K"]
+    radius = config["CALLUP_FIRST_RADIUS_KM"] or None
+    steps = [
+        Step(first_k, Reach.OWN_REGION, radius),
+        Step(more_k, Reach.OWN_REGION, radius),
+        Step(more_k, Reach.OWN_REGION, None),
+    ]
+    allowed = _REACH_ORDER.index(Reach(policy_reach))
+    for reach in _REACH_ORDER[1 : allowed + 1]:
+        steps.append(Step(more_k, reach, None))
+    # Drop repeated rungs (e.g. no first radius configured) so each wave reaches further.
+    unique: list[Step] = []
+    for step in steps:
+        if step not in unique:
+            unique.append(step)
+    return unique
+
+
+def new_codes(count: int, taken: Iterable[str] = ()) -> list[str]:
+    """``count`` fresh offer codes, unique among themselves, ``taken`` and the codes in the database."""
+    taken_set = set(taken)
+    codes: list[str] = []
+    while len(codes) < count:
+        wanted = count - len(codes)
+        batch = {"".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)) for _ in range(wanted)}
+        batch -= taken_set
+        batch -= set(codes)
+        if batch:
+            existing: set[str] = set()
+            listed = list(batch)
+            for start in range(0, len(listed), 900):
+                existing |= set(
+                    db.session.scalars(select(Offer.code).where(Offer.code.in_(listed[start : start + 900])))
+                )
+            codes.extend(batch - existing)
+    return codes[:count]
+
+
+def control_for(request_id: int) -> CallupControl:
+    """The request's call-up control row, created on first use."""
+    control = db.session.get(CallupControl, request_id)
+    if control is None:
+        control = CallupControl(request_id=request_id)
+        db.session.add(control)
+        db.session.flush()
+    return control
+
+
+def offered_before(request_id: int) -> set[int]:
+    return set(db.session.scalars(select(Offer.reservist_id).where(Offer.request_id == request_id)))
+
+
+def open_wave(request_id: int) -> Wave | None:
+    return db.session.scalar(
+        select(Wave)
+        .where(Wave.request_id == request_id, Wave.status.in_([s.value for s in OPEN_WAVE]))
+        .order_by(Wave.number.desc())
+        .limit(1)
+    )
+
+
+def refresh_offered(shift_ids: Iterable[int]) -> None:
+    """Recount ``Shift.offered`` (offers out, not yet answered) for these shifts from the offer rows."""
+    ids = sorted(set(shift_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        counts = dict(
+            db.session.execute(
+                select(OfferShift.shift_id, func.count())
+                .join(Offer, Offer.id == OfferShift.offer_id)
+                .where(
+                    OfferShift.shift_id.in_(chunk),
+                    OfferShift.status == OfferShiftStatus.OFFERED.value,
+                    Offer.status.in_([s.value for s in OPEN_OFFER]),
+                )
+                .group_by(OfferShift.shift_id)
+            ).all()
+        )
+        for shift_id in chunk:
+            db.session.execute(
+                update(Shift)
+                .where(Shift.id == shift_id)
+                .values(offered=counts.get(shift_id, 0))
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _offer_expiry(request: DeploymentRequest, now: datetime) -> datetime:
+    from zorgreserve.surge.services import effective_phase
+
+    return now + timedelta(minutes=effective_phase(request.region_id).offer_expiry_minutes)
+
+
+def create_wave(
+    request: DeploymentRequest,
+    proposal: Any,
+    step: Step,
+    *,
+    now: datetime,
+    created_by_id: int | None = None,
+) -> Wave | None:
+    """Write a wave and its offers from a matching proposal, and the job that sends it.
+
+    Returns ``None`` when the proposal holds nobody. The caller commits. Reservists
+    already offered anything in this request are left out whatever the proposal says.
+    """
+    before = offered_before(request.id)
+    offers = [o for o in proposal.offers if o.reservist_id not in before and o.shift_ids]
+    if not offers:
+        return None
+    from zorgreserve.surge.services import effective_phase
+
+    number = (db.session.scalar(select(func.max(Wave.number)).where(Wave.request_id == request.id)) or 0) + 1
+    expires_at = _offer_expiry(request, now)
+    wave = Wave(
+        request_id=request.id,
+        number=number,
+        status=WaveStatus.PLANNED.value,
+        reach=step.reach.value,
+        radius_km=step.radius_km,
+        candidates_per_place=step.k,
+        phase_code=effective_phase(request.region_id).phase.code,
+        created_at=now,
+        expires_at=expires_at,
+        created_by_id=created_by_id,
+    )
+    db.session.add(wave)
+    db.session.flush()  # a racing second wave with this number fails here, before any offer
+    codes = new_codes(len(offers))
+    offer_rows: list[dict[str, Any]] = []
+    for proposed, code in zip(offers, codes, strict=True):
+        offer_rows.append(
+            {
+                "wave_id": wave.id,
+                "request_id": request.id,
+                "reservist_id": proposed.reservist_id,
+                "code": code,
+                "status": "pending",
+                "created_at": now,
+                "expires_at": expires_at,
+                "score": proposed.score,
+                "score_parts": dict(proposed.parts),
+            }
+        )
+    db.session.execute(Offer.__table__.insert(), offer_rows)
+    ids = dict(db.session.execute(select(Offer.reservist_id, Offer.id).where(Offer.wave_id == wave.id)).all())
+    shift_rows = [
+        {"offer_id": ids[p.reservist_id], "shift_id": shift_id, "status": OfferShiftStatus.OFFERED.value}
+        for p in offers
+        for shift_id in sorted(set(p.shift_ids))
+    ]
+    db.session.execute(OfferShift.__table__.insert(), shift_rows)
+    refresh_offered({row["shift_id"] for row in shift_rows})
+    add_job(
+        db.session,
+        "callups.send_wave",
+        {"wave_id": wave.id},
+        queue="messages",
+        description=f"send call-up wave {wave.number} of request {request.id}",
+    )
+    log.info("request %s: wave %s with %s offers", request.id, wave.number, len(offers))
+    return wave
+
+
+def open_shifts(request: DeploymentRequest, now: datetime) -> list[Shift]:
+    """Active shifts that have not started and still have places."""
+    return [
+        s
+        for s in request.shifts
+        if s.state == ShiftState.ACTIVE.value and s.start_at > now and s.booked < s.places
+    ]
+
+
+def propose(request: DeploymentRequest, step: Step, *, now: datetime) -> Any:
+    from zorgreserve.matching.engine import propose_wave
+
+    return propose_wave(
+        db.session,
+        request.id,
+        config=current_app.config,
+        now=now,
+        k=step.k,
+        reach=step.reach.value,
+        radius_km=step.radius_km,
+        exclude_reservist_ids=tuple(sorted(offered_before(request.id))),
+    )
+
+
+def next_wave(
+    request: DeploymentRequest,
+    *,
+    now: datetime,
+    created_by_id: int | None = None,
+    from_step: int | None = None,
+) -> Wave | None:
+    """Climb the ladder from the control's step until a rung proposes somebody; write that wave.
+
+    Returns ``None`` (and records the search time) when no rung finds anyone.
+    """
+    from zorgreserve.surge.services import effective_phase
+
+    control = control_for(request.id)
+    steps = ladder(effective_phase(request.region_id).reach)
+    start = control.ladder_step if from_step is None else from_step
+    for index in range(min(start, len(steps) - 1), len(steps)):
+        proposal = propose(request, steps[index], now=now)
+        wave = create_wave(request, proposal, steps[index], now=now, created_by_id=created_by_id)
+        if wave is not None:
+            control.ladder_step = index
+            control.searched_at = now
+            if control.alert == "no_candidates":
+                control.alert, control.alert_at = None, None
+            return wave
+    control.ladder_step = len(steps) - 1
+    control.searched_at = now
+    if control.alert != "no_candidates":
+        control.alert, control.alert_at = "no_candidates", now
+    return None
+
+
+def start_callups(request_id: int, *, now: datetime | None = None) -> Wave | None:
+    """Start call-ups for an open request: wave 1, once. Running it again finds the first wave."""
+    now = now or db.utcnow()
+    request = db.session.get(DeploymentRequest, request_id)
+    if request is None or request.status_enum not in RUNNING:
+        return None
+    existing = db.session.scalar(
+        select(Wave).where(Wave.request_id == request_id).order_by(Wave.number).limit(1)
+    )
+    if existing is not None:
+        return existing
+    if not open_shifts(request, now):
+        return None
+    control = control_for(request_id)
+    if control.state != "running":
+        return None
+    return next_wave(request, now=now, from_step=0)

@@ -1,0 +1,1 @@
+"""Deployment requests (inzetverzoeken): institutions ask for people, coordinators decide."""

@@ -1,0 +1,1 @@
+"""Matching: which reservists may work a shift, and in what order to ask them."""

@@ -1,0 +1,1 @@
+"""Surge phases (LNAZ opschalingsplan): declarations per region and nationally, and their policy."""
