@@ -229,6 +229,10 @@ def scratch_postgres_database(base_url: str, name: str) -> str:
     from sqlalchemy import create_engine
 
     url = make_url(base_url)
+    if url.database and url.database != "zorgreserve_test":
+        # A run on a test database of its own gets scratch databases of its own: another run
+        # dropping the shared name would cut this one's connections.
+        name = f"{name}_{url.database.removeprefix('zorgreserve_test_')}"[:63]
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

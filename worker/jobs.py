@@ -111,3 +111,11 @@ def callups_tick() -> None:
     from zorgreserve.callups.escalation import tick
 
     tick()
+
+
+@job
+def shifts_reminders_tick() -> int:
+    """Every minute: queue the 24-hour and 2-hour shift reminders due and send them (each once)."""
+    from zorgreserve.shifts.reminders import tick
+
+    return tick()

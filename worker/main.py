@@ -47,6 +47,7 @@ def build_cron(app: Flask) -> CronScheduler:
     cron.register(jobs.close_finished_requests, queue_name="default", cron="5 * * * *")
     # Every minute: call-up offers expire, waves close, the next wave goes out (docs/callups.md).
     cron.register(jobs.callups_tick, queue_name="default", interval=60)
+    cron.register(jobs.shifts_reminders_tick, queue_name="default", interval=60)
     return cron
 
 

@@ -87,6 +87,7 @@ def register_blueprints(app: Flask) -> None:
     from zorgreserve.privacy.views import imports as imports_bp
     from zorgreserve.reference.views import bp as reference_bp
     from zorgreserve.reservists.views import bp as reservists_bp
+    from zorgreserve.shifts.views import bp as shifts_bp
     from zorgreserve.surge.views import bp as surge_bp
     from zorgreserve.verification.views import bp as verification_bp
 
@@ -107,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
         surge_bp,
         callups_bp,
         approvals_bp,
+        shifts_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -81,7 +81,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE takes the write lock when the transaction starts. A deferred one that reads and
+    # then writes (a page that records an access-log row) fails at once with "database is locked"
+    # when another connection, such as the in-process worker, committed in between; an immediate
+    # one waits its turn (busy_timeout) instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -14,4 +14,5 @@ from zorgreserve.jobs import heartbeat as jobs_heartbeat  # noqa: F401
 from zorgreserve.jobs import models as jobs_models  # noqa: F401
 from zorgreserve.reference import models as reference_models  # noqa: F401
 from zorgreserve.reservists import models as reservists_models  # noqa: F401
+from zorgreserve.shifts import models as shifts_models  # noqa: F401
 from zorgreserve.surge import models as surge_models  # noqa: F401

@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 20261124_initial_schema
-Revises:
+Revises: (none)
 Create Date: 2026-11-24
 """
 
@@ -765,6 +765,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_big_registration_reservist_id"), ["reservist_id"], unique=False)
 
     op.create_table(
+        "calendar_feed",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reservist_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", zorgreserve.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["reservist_id"],
+            ["reservist.id"],
+            name=op.f("fk_calendar_feed_reservist_id_reservist"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_feed")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_calendar_feed_token_hash")),
+    )
+    with op.batch_alter_table("calendar_feed", schema=None) as batch_op:
+        batch_op.create_index("ix_calendar_feed_reservist", ["reservist_id", "revoked_at"], unique=False)
+
+    op.create_table(
         "callup_control",
         sa.Column("request_id", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
@@ -1378,6 +1398,10 @@ def downgrade() -> None:
     op.drop_table("deployment_request_event")
     op.drop_table("callup_wave")
     op.drop_table("callup_control")
+    with op.batch_alter_table("calendar_feed", schema=None) as batch_op:
+        batch_op.drop_index("ix_calendar_feed_reservist")
+
+    op.drop_table("calendar_feed")
     with op.batch_alter_table("big_registration", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_big_registration_reservist_id"))
         batch_op.drop_index("ix_big_registration_queue")

@@ -320,15 +320,12 @@ def _run_wave(app: Any, base: SimpleNamespace, reservist_ids: list[int], rate: i
 # Concurrent accepts ------------------------------------------------------------------------
 
 
-def _setup_accepts(base: SimpleNamespace, accepts: int, places: int) -> tuple[int, list[int]]:
-    """One shift of ``places`` places and ``accepts`` sent offers for it; returns (shift id, offer ids)."""
+def _sent_offers(req: Any, shift_id: int, people: list[int]) -> list[int]:
+    """A sent wave of ``req`` with one offer of ``shift_id`` to each of ``people``; returns the offer ids."""
     from zorgreserve import db
     from zorgreserve.callups.models import Offer, OfferShift, Wave
     from zorgreserve.db import utcnow
 
-    req = _open_request(base, days=1, places=places)
-    shift_id = req.shifts[0].id
-    people = _bulk_reservists(accepts, "email")
     wave = Wave(request_id=req.id, number=1, status="sent", expires_at=utcnow() + timedelta(hours=1))
     db.session.add(wave)
     db.session.flush()
@@ -346,7 +343,38 @@ def _setup_accepts(base: SimpleNamespace, accepts: int, places: int) -> tuple[in
         db.session.add(offer)
         offers.append(offer)
     db.session.commit()
-    return shift_id, [o.id for o in offers]
+    return [o.id for o in offers]
+
+
+def _setup_accepts(base: SimpleNamespace, accepts: int, places: int, processes: int) -> SimpleNamespace:
+    """One shift of ``places`` places and ``accepts`` sent offers for it.
+
+    Also, for warming each process up as a web worker is warm after its first requests,
+    two offers per process on shifts of other requests: one with a free place (booked)
+    and one on a shift already full (stand-by).
+    """
+    from sqlalchemy import update
+
+    from zorgreserve import db
+    from zorgreserve.deployments.models import Shift
+
+    req = _open_request(base, days=1, places=places)
+    shift_id = req.shifts[0].id
+    offer_ids = _sent_offers(req, shift_id, _bulk_reservists(accepts, "email"))
+    warm_free = _open_request(base, days=1, places=processes)
+    warm_full = _open_request(base, days=1, places=1)
+    free_id, full_id = warm_free.shifts[0].id, warm_full.shifts[0].id
+    db.session.execute(update(Shift).where(Shift.id == full_id).values(booked=1))
+    db.session.commit()
+    warm_people = _bulk_reservists(2 * processes, "email")
+    warm = list(
+        zip(
+            [(free_id, o) for o in _sent_offers(warm_free, free_id, warm_people[:processes])],
+            [(full_id, o) for o in _sent_offers(warm_full, full_id, warm_people[processes:])],
+            strict=True,
+        )
+    )
+    return SimpleNamespace(shift_id=shift_id, offer_ids=offer_ids, warm=warm)
 
 
 def _accept_process(
@@ -354,6 +382,7 @@ def _accept_process(
     url: str,
     shift_id: int,
     offer_ids: list[int],
+    warm: list[tuple[int, int]],
     threads: int,
     ready: Any,
     go: Any,
@@ -369,11 +398,11 @@ def _accept_process(
     db.session.remove()
     db.session.configure(bind=engine)
     # Open the pool's connections before the start, as a warm web worker has them.
-    warm = [engine.connect() for _ in range(threads)]
-    for conn in warm:
+    connections = [engine.connect() for _ in range(threads)]
+    for conn in connections:
         conn.close()
 
-    def one(offer_id: int, queued_at: float) -> tuple[str, float, float, str]:
+    def one(offer_id: int, queued_at: float, shift_id: int = shift_id) -> tuple[str, float, float, str]:
         with app.test_request_context():
             started = time.perf_counter()
             detail = ""
@@ -395,7 +424,9 @@ def _accept_process(
             ended = time.perf_counter()
             return kind, (ended - started) * 1000, (ended - queued_at) * 1000, detail
 
-    ready.put(os.getpid())
+    # Warm up, as a web worker is after its first requests: imports, compiled statements.
+    warm_outcomes = [one(offer_id, time.perf_counter(), shift_id=sid)[0] for sid, offer_id in warm]
+    ready.put(warm_outcomes)
     go.wait(timeout=120)
     queued_at = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -405,7 +436,7 @@ def _accept_process(
 
 
 def _run_accepts(
-    app: Any, url: str, shift_id: int, offer_ids: list[int], processes: int, threads: int
+    app: Any, url: str, setup: SimpleNamespace, processes: int, threads: int, warm: bool
 ) -> dict[str, Any]:
     from zorgreserve import db
 
@@ -413,17 +444,29 @@ def _run_accepts(
     db.get_engine().dispose()
     context = multiprocessing.get_context("fork")
     ready, results, go = context.Queue(), context.Queue(), context.Event()
+    offer_ids = setup.offer_ids
     shares = [offer_ids[i::processes] for i in range(processes)]
     children = [
         context.Process(
-            target=_accept_process, args=(app, url, shift_id, share, threads, ready, go, results), daemon=True
+            target=_accept_process,
+            args=(
+                app,
+                url,
+                setup.shift_id,
+                share,
+                list(setup.warm[i]) if warm else [],
+                threads,
+                ready,
+                go,
+                results,
+            ),
+            daemon=True,
         )
-        for share in shares
+        for i, share in enumerate(shares)
     ]
     for child in children:
         child.start()
-    for _ in children:
-        ready.get(timeout=120)
+    warm_outcomes = [kind for _ in children for kind in ready.get(timeout=120)]
     started = time.perf_counter()
     go.set()
     outcomes = [item for _ in children for item in results.get(timeout=300)]
@@ -452,6 +495,7 @@ def _run_accepts(
             )
             for kind in counts
         },
+        "warm_up": sorted(warm_outcomes),
         "wait_p50": statistics.median(waited),
         "wait_p95": _percentile(waited, 0.95),
     }
@@ -482,6 +526,12 @@ def _run_accepts(
 @click.option("--processes", default=8, show_default=True, help="Processes making the accepts.")
 @click.option("--threads", default=2, show_default=True, help="Threads (and pooled connections) per process.")
 @click.option(
+    "--warm/--cold",
+    default=True,
+    show_default=True,
+    help="Warm each process up with two accepts elsewhere first (as a web worker after its first requests).",
+)
+@click.option(
     "--create-schema", is_flag=True, help="Create missing tables and indexes from the models (scratch DB)."
 )
 def command(
@@ -493,6 +543,7 @@ def command(
     places: int,
     processes: int,
     threads: int,
+    warm: bool,
     create_schema: bool,
 ) -> None:
     """Time a call-up wave (plain and throttled) and concurrent accepts against DATABASE_URL (scratch DB)."""
@@ -575,9 +626,10 @@ def command(
 
         if accepts:
             with app.test_request_context():
-                shift_id, offer_ids = _setup_accepts(base, accepts, places)
+                setup = _setup_accepts(base, accepts, places, processes)
                 db.session.remove()
-            result = _run_accepts(app, url, shift_id, offer_ids, processes, threads)
+            shift_id = setup.shift_id
+            result = _run_accepts(app, url, setup, processes, threads, warm)
             from zorgreserve.deployments.models import Shift
 
             booked = db.session.scalar(select(Shift.booked).where(Shift.id == shift_id))
@@ -594,7 +646,8 @@ def command(
                 f"(closed: {', '.join(result['closed_reasons']) or '-'}) in {result['seconds']:.2f} s; "
                 f"booked {booked}; accept p50 {result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, "
                 f"max {result['max']:.1f} ms (target p95 < {TARGET_P95_MS:.0f} ms); with the wait for a "
-                f"free thread p50 {result['wait_p50']:.0f} ms, p95 {result['wait_p95']:.0f} ms"
+                f"free thread p50 {result['wait_p50']:.0f} ms, p95 {result['wait_p95']:.0f} ms; "
+                f"warm-up accepts per process: {'booked + stand-by elsewhere' if warm else 'none (cold)'}"
             )
             counts = result["counts"]
             figures |= {
@@ -602,6 +655,7 @@ def command(
                 "places": places,
                 "processes": processes,
                 "threads_per_process": threads,
+                "warm_up": result["warm_up"],
                 "booked": booked,
                 "standby": counts.get("standby", 0),
                 "already_filled": counts.get("closed", 0),

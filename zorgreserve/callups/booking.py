@@ -346,6 +346,11 @@ def _accept(
         if codes:
             result.rules[shift_id] = codes
 
+    if kept and all(s.booked < s.places for s in kept):
+        booked = _book_all(session, offer, rows, result, kept, reservist.id, channel=channel, now=now)
+        if booked is not None:
+            return booked
+
     bookings: dict[int, Booking] = {}
     for shift in sorted(kept, key=lambda s: s.id):
         outcome = _book_one(session, shift, reservist.id, offer.id, now)
@@ -372,19 +377,15 @@ def _accept(
     _record_answer(session, offer, rows, result, channel=channel, now=now)
     if result.standby:
         _add_standby(session, reservist.id, offer.id, result.standby)
-    if bookings:
-        _after_booking(session, offer, reservist, [shifts[sid] for sid in result.booked], bookings, now)
-    messages: list[int] = []
-    if result.standby:
-        messages += _standby_messages(session, reservist, offer)
-    if bookings:
-        messages += _approve_if_automatic(session, offer.request_id, list(bookings.values()), now)
-    if messages:
-        add_job(
-            session,
-            "callups.booking_messages",
-            {"message_ids": messages},
-            description=f"booking messages for offer {offer.id}",
+        _queue_booking_messages(session, offer.id, _standby_messages(session, reservist, offer))
+    for shift_id in result.booked:
+        record(
+            "booking.created",
+            subject_type="booking",
+            subject_id=bookings[shift_id].id,
+            shift_id=shift_id,
+            offer_id=offer.id,
+            reservist_id=reservist.id,
         )
     record(
         "offer.accepted",
@@ -395,7 +396,123 @@ def _accept(
         standby=result.standby,
         refused={str(k): v for k, v in result.refused.items()},
     )
+    if not bookings:
+        return result
+    filled = list(
+        session.scalars(select(Shift.id).where(Shift.id.in_(result.booked), Shift.booked >= Shift.places))
+    )
+    if filled:
+        # Safety net, in the booking's own transaction: withdrawal below is done at once, but a
+        # crash before the caller's commit would leave it undone; the job finishes it (idempotent).
+        add_job(
+            session,
+            "callups.withdraw_filled",
+            {"shift_ids": filled},
+            description=f"withdraw offers of filled shifts of request {offer.request_id}",
+        )
+    # The places are taken: commit now, so that the shift rows are locked only from the conditional
+    # update to here, never while the follow-up below runs (the other accepts queue on that lock).
+    session.commit()
+    _after_booking(session, offer.id, offer.request_id, result.booked, filled, now)
     return result
+
+
+def _book_all(
+    session: Session,
+    offer: Offer,
+    rows: dict[int, OfferShift],
+    result: AcceptResult,
+    kept: list[Shift],
+    reservist_id: int,
+    *,
+    channel: str,
+    now: datetime,
+) -> AcceptResult | None:
+    """The usual case, every chosen shift read with a free place: book them all, places taken last.
+
+    The bookings, the answer and the audit rows are written first and the conditional
+    updates come last, just before the commit, so the shift rows are locked only for those
+    updates and the commit. If a place is gone (or an insert is refused) the savepoint rolls
+    everything back and ``None`` sends the caller down the shift-by-shift path.
+    """
+    ordered = sorted(kept, key=lambda s: s.id)
+    try:
+        with session.begin_nested():
+            bookings = {
+                shift.id: Booking(
+                    shift_id=shift.id,
+                    reservist_id=reservist_id,
+                    offer_id=offer.id,
+                    start_at=shift.start_at,
+                    end_at=shift.end_at,
+                    created_at=now,
+                )
+                for shift in ordered
+            }
+            session.add_all(bookings.values())
+            session.flush()
+            result.booked = sorted(bookings)
+            result.booking_ids = [bookings[sid].id for sid in result.booked]
+            _record_answer(session, offer, rows, result, channel=channel, now=now)
+            for shift_id in result.booked:
+                record(
+                    "booking.created",
+                    subject_type="booking",
+                    subject_id=bookings[shift_id].id,
+                    shift_id=shift_id,
+                    offer_id=offer.id,
+                    reservist_id=reservist_id,
+                )
+            record(
+                "offer.accepted",
+                subject_type="callup_offer",
+                subject_id=offer.id,
+                channel=channel,
+                booked=result.booked,
+                standby=[],
+                refused={str(k): v for k, v in result.refused.items()},
+            )
+            session.flush()
+            filled = []
+            for shift in ordered:
+                now_full = session.execute(
+                    update(Shift)
+                    .where(
+                        Shift.id == shift.id,
+                        Shift.booked < Shift.places,
+                        Shift.state == ShiftState.ACTIVE.value,
+                    )
+                    .values(booked=Shift.booked + 1)
+                    .returning(Shift.booked >= Shift.places)
+                    .execution_options(synchronize_session=False)
+                ).scalar()
+                if now_full is None:
+                    raise _NoPlace()
+                if now_full:
+                    filled.append(shift.id)
+    except (_NoPlace, IntegrityError):
+        result.booked, result.booking_ids = [], []
+        return None
+    if filled:
+        add_job(
+            session,
+            "callups.withdraw_filled",
+            {"shift_ids": filled},
+            description=f"withdraw offers of filled shifts of request {offer.request_id}",
+        )
+    session.commit()
+    _after_booking(session, offer.id, offer.request_id, result.booked, filled, now)
+    return result
+
+
+def _queue_booking_messages(session: Session, offer_id: int, messages: list[int]) -> None:
+    if messages:
+        add_job(
+            session,
+            "callups.booking_messages",
+            {"message_ids": messages},
+            description=f"booking messages for offer {offer_id}",
+        )
 
 
 def _book_one(
@@ -412,6 +529,19 @@ def _book_one(
         return "full"
     try:
         with session.begin_nested():
+            # The booking first, the place last: the shift row is locked from the update to the
+            # commit, and everything done before it (the insert and its constraint checks) is
+            # done without holding it. The insert takes no lock the update waits for.
+            booking = Booking(
+                shift_id=shift.id,
+                reservist_id=reservist_id,
+                offer_id=offer_id,
+                start_at=shift.start_at,
+                end_at=shift.end_at,
+                created_at=now,
+            )
+            session.add(booking)
+            session.flush()
             taken = session.execute(
                 update(Shift)
                 .where(
@@ -423,21 +553,17 @@ def _book_one(
                 .execution_options(synchronize_session=False)
             )
             if taken.rowcount != 1:
-                state = session.scalar(select(Shift.state).where(Shift.id == shift.id))
-                return "full" if state == ShiftState.ACTIVE.value else CANCELLED
-            booking = Booking(
-                shift_id=shift.id,
-                reservist_id=reservist_id,
-                offer_id=offer_id,
-                start_at=shift.start_at,
-                end_at=shift.end_at,
-                created_at=now,
-            )
-            session.add(booking)
-            session.flush()
+                raise _NoPlace()
             return booking
+    except _NoPlace:
+        state = session.scalar(select(Shift.state).where(Shift.id == shift.id))
+        return "full" if state == ShiftState.ACTIVE.value else CANCELLED
     except IntegrityError:
         return OVERLAP
+
+
+class _NoPlace(Exception):
+    """The conditional update found no place: the savepoint (with the booking) is rolled back."""
 
 
 def _unbook(session: Session, booking: Booking, shift_id: int) -> None:
@@ -500,34 +626,21 @@ def _add_standby(session: Session, reservist_id: int, offer_id: int, shift_ids: 
 
 
 def _after_booking(
-    session: Session,
-    offer: Offer,
-    reservist: Reservist,
-    shifts: list[Shift],
-    bookings: dict[int, Booking],
-    now: datetime,
+    session: Session, offer_id: int, request_id: int, booked: list[int], filled: list[int], now: datetime
 ) -> None:
-    """Audit, fill state of the request, and withdrawal of other offers for shifts now full."""
-    for shift_id, booking in bookings.items():
-        record(
-            "booking.created",
-            subject_type="booking",
-            subject_id=booking.id,
-            shift_id=shift_id,
-            offer_id=offer.id,
-            reservist_id=reservist.id,
-        )
-    request = refresh_request(session, offer.request_id)
-    full = [s.id for s in request.shifts if s.id in bookings and s.booked >= s.places]
-    if full:
-        _count, skipped = _withdraw(session, full, now, exclude_offer=offer.id, skip_locked=True)
-        if skipped:
-            add_job(
-                session,
-                "callups.withdraw_filled",
-                {"shift_ids": full},
-                description=f"withdraw offers of filled shifts of request {offer.request_id}",
-            )
+    """After the booking committed: other offers of shifts now full, the request's fill state, approval.
+
+    Runs in the caller's transaction, without any shift locked. Withdrawal skips offers being
+    answered at this moment (they will find the shift full); the job queued with the booking
+    finishes it.
+    """
+    if filled:
+        _withdraw(session, filled, now, exclude_offer=offer_id, skip_locked=True)
+    refresh_request(session, request_id)
+    bookings = list(
+        session.scalars(select(Booking).where(Booking.offer_id == offer_id, Booking.shift_id.in_(booked)))
+    )
+    _queue_booking_messages(session, offer_id, _approve_if_automatic(session, request_id, bookings, now))
 
 
 def refresh_request(session: Session, request_id: int) -> DeploymentRequest:

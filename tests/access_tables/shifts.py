@@ -1,0 +1,23 @@
+"""Route × role expectations of the shifts module (the reservist's own shifts and calendar feed).
+
+Id routes are built with booking id 1, which no booking of the signed-in
+reservist has, so the reservist gets 404 — the answer another reservist's
+booking gives too (tests/test_shifts.py checks real ids). The calendar feed is
+public: its token is the credential, and the sample token opens nothing.
+"""
+
+# fmt: off
+#                                  anon res  stA  stB  coX  coY  nat  adm
+EXPECTED: dict[str, str] = {
+    "shifts.mine GET":              "LAFFFFFF",
+    "shifts.detail GET":            "LNFFFFFF",
+    "shifts.cancel GET":            "LNFFFFFF",
+    "shifts.cancel POST":           "LNFFFFFF",
+    "shifts.feed_settings GET":     "LAFFFFFF",
+    "shifts.feed_settings POST":    "LAFFFFFF",
+    "shifts.feed_revoke POST":      "LAFFFFFF",
+    "shifts.feed GET":              "NNNNNNNN",
+    "shifts.hours GET":             "LAFFFFFF",
+    "shifts.certificate GET":       "LAFFFFFF",
+}
+# fmt: on

@@ -1,0 +1,1 @@
+"""Shifts after booking: the reservist's shifts, calendar feed, reminders, cancellation and hours."""
