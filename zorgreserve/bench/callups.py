@@ -428,11 +428,12 @@ def _accept_process(
     warm_outcomes = [one(offer_id, time.perf_counter(), shift_id=sid)[0] for sid, offer_id in warm]
     ready.put(warm_outcomes)
     go.wait(timeout=120)
-    queued_at = time.perf_counter()
+    queued_at, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         outcomes = list(pool.map(lambda oid: one(oid, queued_at), offer_ids))
+    cpu = time.process_time() - cpu
     engine.dispose()
-    results.put(outcomes)
+    results.put((outcomes, cpu))
 
 
 def _run_accepts(
@@ -469,7 +470,9 @@ def _run_accepts(
     warm_outcomes = [kind for _ in children for kind in ready.get(timeout=120)]
     started = time.perf_counter()
     go.set()
-    outcomes = [item for _ in children for item in results.get(timeout=300)]
+    reports = [results.get(timeout=300) for _ in children]
+    outcomes = [item for items, _cpu in reports for item in items]
+    cpu = sum(cpu for _items, cpu in reports)
     seconds = time.perf_counter() - started
     for child in children:
         child.join(timeout=30)
@@ -496,6 +499,7 @@ def _run_accepts(
             for kind in counts
         },
         "warm_up": sorted(warm_outcomes),
+        "cpu_seconds": cpu,
         "wait_p50": statistics.median(waited),
         "wait_p95": _percentile(waited, 0.95),
     }
@@ -647,6 +651,8 @@ def command(
                 f"booked {booked}; accept p50 {result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, "
                 f"max {result['max']:.1f} ms (target p95 < {TARGET_P95_MS:.0f} ms); with the wait for a "
                 f"free thread p50 {result['wait_p50']:.0f} ms, p95 {result['wait_p95']:.0f} ms; "
+                f"CPU of the accepting processes {result['cpu_seconds']:.2f} s "
+                f"({result['cpu_seconds'] / accepts * 1000:.1f} ms an accept); "
                 f"warm-up accepts per process: {'booked + stand-by elsewhere' if warm else 'none (cold)'}"
             )
             counts = result["counts"]
@@ -656,6 +662,7 @@ def command(
                 "processes": processes,
                 "threads_per_process": threads,
                 "warm_up": result["warm_up"],
+                "accept_cpu_seconds": round(result["cpu_seconds"], 3),
                 "booked": booked,
                 "standby": counts.get("standby", 0),
                 "already_filled": counts.get("closed", 0),

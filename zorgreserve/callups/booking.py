@@ -21,19 +21,26 @@ How one accept stays correct under any number of concurrent accepts:
    shift). The night-series rule is not monotone (see
    :mod:`zorgreserve.matching.worktime`), so after booking, when some chosen
    shifts went to stand-by, the set actually booked is checked again.
-4. Each shift is booked in its own savepoint by one conditional update —
-   ``UPDATE shift SET booked = booked + 1 WHERE id = :id AND booked < places
-   AND state = 'active'`` — and the insert of the booking. No row: the shift is
+4. A place is taken by one conditional update — ``UPDATE shift SET booked =
+   booked + 1 WHERE id = :id AND booked < places AND state = 'active'`` — in one
+   savepoint with the insert of the booking. In the usual case (every chosen
+   shift read with a free place) the bookings, the answer and the audit rows are
+   written first and the updates come last (:func:`_book_all`); otherwise each
+   shift in its own savepoint, insert first, update last. No row: the shift is
    full, the reservist goes on its stand-by list. An integrity error (the unique
    shift/reservist pair, or on PostgreSQL the exclusion constraint on overlapping
    active bookings) rolls the savepoint back, counter included.
 5. Locks are always taken in the same order — offer, reservist, shifts by id,
    request — so concurrent accepts wait for each other but never deadlock.
-   Withdrawing other offers of a filled shift skips offers that are locked (they
-   are being answered at this moment, and will find the shift full); what was
-   skipped is retried by the ``callups.withdraw_filled`` job after commit.
+6. The shift rows stay locked only from the conditional updates to the commit:
+   when places were taken, :func:`accept` commits at once (with a
+   ``callups.withdraw_filled`` job for shifts now full), and only then, in the
+   caller's transaction and with no shift locked, withdraws other offers of the
+   filled shifts (skipping offers locked by their own answer at this moment:
+   they will find the shift full; the job finishes the rest), refreshes the
+   request's fill state and approves automatically where the surge phase says so.
 
-Services never commit; the caller commits once.
+Services never commit, with that one exception; the caller commits once more.
 """
 
 from __future__ import annotations
