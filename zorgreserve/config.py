@@ -167,6 +167,7 @@ def load_config(instance_path: str | Path, env: dict[str, str] | None = None) ->
         "CALLUP_RETRY_MINUTES": _int(env, "CALLUP_RETRY_MINUTES", 15),
         # Shifts (docs/shifts.md): a reservist cancels a booked shift up to this many hours before it.
         "SHIFT_CANCEL_MIN_HOURS": _int(env, "SHIFT_CANCEL_MIN_HOURS", 24),
+        "SHIFT_HOURS_TOLERANCE_MINUTES": _int(env, "SHIFT_HOURS_TOLERANCE_MINUTES", 60),
         # BIG-register lookups (docs/verification.md): manual (a coordinator checks), fake, cibg.
         # Uploaded evidence lives outside the web root; production points this at a
         # private volume that is backed up with the database.

@@ -3,7 +3,9 @@
 Id routes are built with booking id 1, which no booking of the signed-in
 reservist has, so the reservist gets 404 — the answer another reservist's
 booking gives too (tests/test_shifts.py checks real ids). The calendar feed is
-public: its token is the credential, and the sample token opens nothing.
+public: its token is the credential, and the sample token opens nothing. The
+roster routes are for institution staff (recording) and regional coordinators
+(reading); request id 1 is outside everyone's scope, so they answer 404.
 """
 
 # fmt: off
@@ -19,5 +21,10 @@ EXPECTED: dict[str, str] = {
     "shifts.feed GET":              "NNNNNNNN",
     "shifts.hours GET":             "LAFFFFFF",
     "shifts.certificate GET":       "LAFFFFFF",
+    "shifts.roster_page GET":       "LFNNNNFF",
+    "shifts.roster_check_in POST":  "LFNNFFFF",
+    "shifts.roster_check_out POST": "LFNNFFFF",
+    "shifts.roster_no_show POST":   "LFNNFFFF",
+    "shifts.timesheet_csv GET":     "LFNNNNFF",
 }
 # fmt: on

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateField, DateTimeLocalField, IntegerField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
 class CancelForm(FlaskForm):
@@ -20,3 +20,25 @@ class CancelForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button only (CSRF protected)."""
+
+
+class CheckInForm(FlaskForm):
+    start = DateTimeLocalField(_l("Actual start"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+
+class CheckOutForm(FlaskForm):
+    end = DateTimeLocalField(_l("Actual end"), format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    break_minutes = IntegerField(
+        _l("Break (minutes)"),
+        validators=[Optional(), NumberRange(min=0, max=1440, message=_l("Between 0 and 1440 minutes."))],
+    )
+
+
+class PeriodForm(FlaskForm):
+    """The timesheet's period (GET, no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
