@@ -129,35 +129,63 @@ def _refused(refused: DecisionRefused, form: Any) -> None:
         flash(refused.message, "error")
 
 
-@bp.route("/big/<int:registration_id>/verify", methods=["POST"])
-@roles(*COORDINATORS)
-def verify_big(registration_id: int) -> Any:
-    user = _me()
-    registration = _in_scope(services.big_in_scope, user, registration_id)
-    back = url_for(".big_item", registration_id=registration.id)
-    form = VerifyBigForm(prefix="verify")
+def _decide(
+    item: Any,
+    form: Any,
+    decide: Callable[[], object],
+    *,
+    page: Callable[..., Any],
+    form_key: str,
+    back: str,
+    success: str,
+    with_lookup: bool = False,
+) -> Any:
+    """Run one coordinator decision and commit once.
+
+    A decision someone else already took sends the coordinator back to the item; a refused
+    one (missing confirmation, register unavailable) re-renders the item with the message.
+    """
     try:
-        services.ensure_open(registration)
+        services.ensure_open(item)
         if not form.validate_on_submit():
-            return _big_page(registration, verify_form=form, status=422)
-        services.verify_big(
-            user,
-            registration,
-            version=form.version.data,
-            confirmed=form.confirmed.data,
-            reregistration_due=form.reregistration_due.data,
-            register=current_register(),
-        )
+            return page(item, **{form_key: form}, status=422)
+        decide()
     except AlreadyDecided as decided:
         db.session.rollback()
         flash(decided.message, "error")
         return redirect(back, 303)
     except DecisionRefused as refused:
         _refused(refused, form)
-        return _big_page(registration, verify_form=form, lookup=refused.lookup, status=422)
+        extra = {"lookup": refused.lookup} if with_lookup else {}
+        return page(item, **{form_key: form}, status=422, **extra)
     db.session.commit()
-    flash(_("The BIG registration is verified. The reservist receives an e-mail."), "success")
+    flash(success, "success")
     return redirect(url_for(".queue"), 303)
+
+
+@bp.route("/big/<int:registration_id>/verify", methods=["POST"])
+@roles(*COORDINATORS)
+def verify_big(registration_id: int) -> Any:
+    user = _me()
+    registration = _in_scope(services.big_in_scope, user, registration_id)
+    form = VerifyBigForm(prefix="verify")
+    return _decide(
+        registration,
+        form,
+        lambda: services.verify_big(
+            user,
+            registration,
+            version=form.version.data,
+            confirmed=form.confirmed.data,
+            reregistration_due=form.reregistration_due.data,
+            register=current_register(),
+        ),
+        page=_big_page,
+        form_key="verify_form",
+        back=url_for(".big_item", registration_id=registration.id),
+        success=_("The BIG registration is verified. The reservist receives an e-mail."),
+        with_lookup=True,
+    )
 
 
 @bp.route("/big/<int:registration_id>/reject", methods=["POST"])
@@ -165,27 +193,18 @@ def verify_big(registration_id: int) -> Any:
 def reject_big(registration_id: int) -> Any:
     user = _me()
     registration = _in_scope(services.big_in_scope, user, registration_id)
-    back = url_for(".big_item", registration_id=registration.id)
     form = RejectForm(ItemKind.BIG, prefix="reject")
-    try:
-        services.ensure_open(registration)
-        if not form.validate_on_submit():
-            return _big_page(registration, reject_form=form, status=422)
-        services.reject_big(
+    return _decide(
+        registration,
+        form,
+        lambda: services.reject_big(
             user, registration, version=form.version.data, grounds=form.grounds.data, reason=form.reason.data
-        )
-    except AlreadyDecided as decided:
-        db.session.rollback()
-        flash(decided.message, "error")
-        return redirect(back, 303)
-    except DecisionRefused as refused:
-        _refused(refused, form)
-        return _big_page(registration, reject_form=form, status=422)
-    db.session.commit()
-    flash(
-        _("The BIG registration is rejected. The reservist receives an e-mail with your reason."), "success"
+        ),
+        page=_big_page,
+        form_key="reject_form",
+        back=url_for(".big_item", registration_id=registration.id),
+        success=_("The BIG registration is rejected. The reservist receives an e-mail with your reason."),
     )
-    return redirect(url_for(".queue"), 303)
 
 
 # Qualifications -----------------------------------------------------------------------
@@ -240,25 +259,18 @@ def qualification_item(item_id: int) -> Any:
 def verify_qualification(item_id: int) -> Any:
     user = _me()
     held = _in_scope(services.qualification_in_scope, user, item_id)
-    back = url_for(".qualification_item", item_id=held.id)
     form = VerifyQualificationForm(prefix="verify")
-    try:
-        services.ensure_open(held)
-        if not form.validate_on_submit():
-            return _qualification_page(held, verify_form=form, status=422)
-        services.verify_qualification(
+    return _decide(
+        held,
+        form,
+        lambda: services.verify_qualification(
             user, held, version=form.version.data, evidence_checked=form.evidence_checked.data
-        )
-    except AlreadyDecided as decided:
-        db.session.rollback()
-        flash(decided.message, "error")
-        return redirect(back, 303)
-    except DecisionRefused as refused:
-        _refused(refused, form)
-        return _qualification_page(held, verify_form=form, status=422)
-    db.session.commit()
-    flash(_("The qualification is verified. The reservist receives an e-mail."), "success")
-    return redirect(url_for(".queue"), 303)
+        ),
+        page=_qualification_page,
+        form_key="verify_form",
+        back=url_for(".qualification_item", item_id=held.id),
+        success=_("The qualification is verified. The reservist receives an e-mail."),
+    )
 
 
 @bp.route("/qualifications/<int:item_id>/reject", methods=["POST"])
@@ -266,22 +278,15 @@ def verify_qualification(item_id: int) -> Any:
 def reject_qualification(item_id: int) -> Any:
     user = _me()
     held = _in_scope(services.qualification_in_scope, user, item_id)
-    back = url_for(".qualification_item", item_id=held.id)
     form = RejectForm(ItemKind.QUALIFICATION, prefix="reject")
-    try:
-        services.ensure_open(held)
-        if not form.validate_on_submit():
-            return _qualification_page(held, reject_form=form, status=422)
-        services.reject_qualification(
+    return _decide(
+        held,
+        form,
+        lambda: services.reject_qualification(
             user, held, version=form.version.data, grounds=form.grounds.data, reason=form.reason.data
-        )
-    except AlreadyDecided as decided:
-        db.session.rollback()
-        flash(decided.message, "error")
-        return redirect(back, 303)
-    except DecisionRefused as refused:
-        _refused(refused, form)
-        return _qualification_page(held, reject_form=form, status=422)
-    db.session.commit()
-    flash(_("The qualification is rejected. The reservist receives an e-mail with your reason."), "success")
-    return redirect(url_for(".queue"), 303)
+        ),
+        page=_qualification_page,
+        form_key="reject_form",
+        back=url_for(".qualification_item", item_id=held.id),
+        success=_("The qualification is rejected. The reservist receives an e-mail with your reason."),
+    )
