@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,9 +34,19 @@ def reservists(count: int, *, channels: str = "both", locale: str = "en", phone:
     return ids
 
 
-def approved_request(world: SimpleNamespace, *, days: int = 2, places: int = 1) -> Any:
-    """A request for ``days`` day shifts from tomorrow, submitted and approved by the region's coordinator."""
-    request = new_request(world.staff_a, world.loc_a, pattern=day_pattern(days=days, places=places))
+def approved_request(
+    world: SimpleNamespace, *, days: int = 2, places: int = 1, first_day: date | None = None
+) -> Any:
+    """A request for ``days`` day shifts from ``first_day`` (tomorrow), submitted and approved by the region's
+    coordinator.
+
+    Tests that let a whole offer expiry pass (24 h in phase 0) start the shifts later, or
+    the outcome would depend on the hour the suite runs at: tomorrow 07:00 lies within a
+    day from any moment after 07:00 today.
+    """
+    request = new_request(
+        world.staff_a, world.loc_a, pattern=day_pattern(first_day, days=days, places=places)
+    )
     db.session.commit()
     services.approve(world.coordinator_x, request)
     db.session.commit()

@@ -323,3 +323,31 @@ def test_withdraw_takes_filled_shifts_out_of_open_offers(w):
     assert fresh(OfferShift, (waiting.id, full.id)).status == "withdrawn"
     assert fresh(OfferShift, (waiting.id, still_open.id)).status == "offered"
     assert booking.withdraw_open_offers_for_filled_shifts(db.session, [full.id], utcnow()) == 0
+
+
+def test_booking_counts_a_recorded_late_end_against_the_rest_rule(w):
+    """Recorded times count at booking, as in matching: a shift that ran late pushes the rest back."""
+    from zorgreserve.shifts.models import TimesheetEntry
+
+    first = open_request(w, pattern=day_pattern(places=2, days=1))
+    shift = first.shifts[0]
+    following = open_request(
+        w, pattern=day_pattern(shift.start_at.date() + timedelta(days=1), places=2, days=1)
+    )
+    next_day = following.shifts[0]
+    person, other = reservist(), reservist()
+    for someone in (person, other):
+        assert accept(offer_for(someone, first, [shift]), [shift]).booked == [shift.id]
+    # 15.5 hours of rest on the planned times; the institution recorded an end 5 hours later for one of them.
+    late = db.session.scalar(select(Booking).where(Booking.reservist_id == person.id))
+    db.session.add(
+        TimesheetEntry(
+            booking_id=late.id,
+            actual_start_at=shift.start_at,
+            actual_end_at=shift.end_at + timedelta(hours=5),
+        )
+    )
+    db.session.commit()
+    refused = accept(offer_for(person, following, [next_day]), [next_day])
+    assert refused.refused == {next_day.id: "worktime"} and refused.rules[next_day.id] == ["rest_too_short"]
+    assert accept(offer_for(other, following, [next_day]), [next_day]).booked == [next_day.id]

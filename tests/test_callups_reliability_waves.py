@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
@@ -18,6 +18,9 @@ from zorgreserve.db import utcnow
 from zorgreserve.jobs import services as outbox
 from zorgreserve.jobs.queue import redis_connection
 
+#: Later than one phase-0 offer expiry (24 h) plus the lead-time cut-off from any hour of today.
+IN_THREE_DAYS = date.today() + timedelta(days=3)
+
 
 def tick(app, when):
     with app.app_context(), time_machine.travel(when, tick=False):
@@ -26,7 +29,7 @@ def tick(app, when):
 
 def test_expired_wave_is_followed_by_a_wider_wave_of_new_people(app, w, run_jobs):
     reservists(12)
-    request = approved_request(w, days=1, places=1)
+    request = approved_request(w, days=1, places=1, first_day=IN_THREE_DAYS)
     run_jobs()
     [first] = waves_of(request.id)
     first_people = {o.reservist_id for o in first.offers}
@@ -60,7 +63,7 @@ def test_expired_wave_is_followed_by_a_wider_wave_of_new_people(app, w, run_jobs
 
 def test_no_wave_when_the_first_shift_is_too_near_and_coordinators_are_alerted(app, w, run_jobs, client):
     reservists(6)
-    request = approved_request(w, days=1, places=1)
+    request = approved_request(w, days=1, places=1, first_day=IN_THREE_DAYS)
     run_jobs()
     first = waves_of(request.id)[0]
     start = request.active_shifts[0].start_at
@@ -79,7 +82,7 @@ def test_no_wave_when_the_first_shift_is_too_near_and_coordinators_are_alerted(a
 
 def test_a_paused_request_gets_no_next_wave_until_resumed(app, w, run_jobs):
     reservists(8)
-    request = approved_request(w, days=1, places=1)
+    request = approved_request(w, days=1, places=1, first_day=IN_THREE_DAYS)
     run_jobs()
     first = waves_of(request.id)[0]
     escalation.set_state(request, CallupState.PAUSED, w.coordinator_x, utcnow())
@@ -93,7 +96,7 @@ def test_a_paused_request_gets_no_next_wave_until_resumed(app, w, run_jobs):
 
 def test_when_nobody_is_left_the_ladder_ends_with_an_alert(app, w, run_jobs):
     reservists(3)
-    request = approved_request(w, days=1, places=1)
+    request = approved_request(w, days=1, places=1, first_day=IN_THREE_DAYS)
     run_jobs()
     first = waves_of(request.id)[0]
     report = tick(app, first.expires_at + timedelta(minutes=1))
@@ -104,7 +107,7 @@ def test_cancelling_the_request_withdraws_open_offers(app, w, run_jobs):
     from zorgreserve.deployments import services
 
     reservists(3)
-    request = approved_request(w, days=1, places=1)
+    request = approved_request(w, days=1, places=1, first_day=IN_THREE_DAYS)
     run_jobs()
     services.cancel(w.staff_a, request, "Niet meer nodig")
     db.session.commit()
@@ -116,7 +119,7 @@ def test_cancelling_the_request_withdraws_open_offers(app, w, run_jobs):
 @pytest.mark.redis
 def test_flushall_while_escalating_the_sweeper_restores_the_work(app, w, run_jobs, real_redis):
     reservists(9, channels="sms")
-    request = approved_request(w, days=1, places=1)
+    request = approved_request(w, days=1, places=1, first_day=IN_THREE_DAYS)
     redis_connection(app).flushall()  # the request_opened job is gone from Redis
     run_jobs()
     assert waves_of(request.id) == []

@@ -12,13 +12,16 @@ from sqlalchemy import select
 from tests.callups_support import approved_request, messages_of, offers_of, reservists, waves_of
 from tests.deployments_support import in_english_fixture, world_fixture  # noqa: F401
 from zorgreserve import db
+from zorgreserve.accounts.models import User
 from zorgreserve.callups import sending
 from zorgreserve.callups.models import Message, OfferShift, Wave
 from zorgreserve.callups.waves import CODE_ALPHABET, Step, create_wave, start_callups
 from zorgreserve.db import utcnow
+from zorgreserve.deployments import handoff
 from zorgreserve.matching.engine import ProposedOffer, WaveProposal
 from zorgreserve.notifications.sms import recorder
 from zorgreserve.reference.models import Reach
+from zorgreserve.reservists.models import Reservist
 
 
 @pytest.fixture(autouse=True)
@@ -277,3 +280,101 @@ def test_texts_rendered_once_per_wave_read_exactly_as_rendered_per_message(app, 
                     subject, body = texts.email(message, offer, user)
                     assert (subject, body) == sending.render_email(message, offer, user)
                     assert user.first_name in body and offer.code in body
+
+
+def test_a_dutch_call_up_subject_reaches_the_mail_client_intact(app, w, run_jobs, mail_outbox):
+    """The subject is encoded once per wave; a mail client must still read "vóór" as written."""
+    from email import message_from_bytes
+    from email.policy import default as default_policy
+
+    people = reservists(2)
+    for reservist_id in people:
+        reservist = db.session.get(Reservist, reservist_id)
+        db.session.get(User, reservist.user_id).locale = "nl"
+    db.session.commit()
+    approved_request(w, days=1, places=1)
+    run_jobs()
+    offers = [mail for mail in mail_outbox if "/o/" in mail.body]
+    assert offers
+    for mail in offers:
+        assert "vóór" in mail.subject
+        parsed = message_from_bytes(mail.message().as_bytes(), policy=default_policy)
+        assert parsed["Subject"].strip() == mail.subject
+        assert parsed.get_content().strip() == mail.body.strip()
+
+
+def test_a_wave_starts_one_sender_chain_per_configured_sender(app, w, run_jobs, config, mail_outbox):
+    """Several worker processes send one wave side by side; each message still goes out once."""
+    from zorgreserve.jobs.models import OutboxJob
+
+    config["CALLUP_SENDERS"] = 3
+    config["CALLUP_BATCH_SIZE"] = 2
+    reservists(7)
+    request = approved_request(w, days=2, places=2)
+    run_jobs()
+    db.session.expire_all()
+    [wave] = waves_of(request.id)
+    assert wave.status == "sent"
+    helpers = [
+        job
+        for job in db.session.scalars(select(OutboxJob).where(OutboxJob.job == "callups.send_wave"))
+        if job.description.endswith("(another sender)")
+    ]
+    assert len(helpers) == 2 and all(job.args["channel"] is None for job in helpers)
+    offers = offers_of(request.id)
+    assert set(sms_by_key().values()) == {1} and len(sms_by_key()) == len(offers)
+    keys = Counter(mail.extra_headers["X-Zorgreserve-Key"] for mail in mail_outbox if "/o/" in mail.body)
+    assert set(keys.values()) == {1} and len(keys) == len(offers)
+
+
+def test_with_a_provider_rate_only_one_chain_sends_sms(app, w, config):
+    """Extra senders take e-mail only, so a single sender paces the SMS and the limit holds."""
+    config["CALLUP_SENDERS"] = 2
+    config["SMS_RATE_PER_SECOND"] = 1000
+    reservists(4)
+    request = approved_request(w, days=1, places=2)
+    with app.test_request_context():
+        handoff.request_opened(request.id)  # writes wave 1 and queues its first sender
+        db.session.commit()
+    [wave] = waves_of(request.id)
+    with app.app_context():
+        sending.send_wave(wave.id, channel="email")  # a helper chain running first
+        db.session.commit()
+    db.session.expire_all()
+    by_channel = Counter((m.channel, m.status) for m in messages_of(request.id))
+    offers = len(offers_of(request.id))
+    assert by_channel == {("email", "sent"): offers, ("sms", "queued"): offers}
+    assert recorder().messages == [] and db.session.get(Wave, wave.id).status == "sending"
+    with app.app_context():
+        sending.send_wave(wave.id)  # the lead chain: the SMS, and the wave is done
+        db.session.commit()
+    db.session.expire_all()
+    assert len(recorder().messages) == offers
+    assert db.session.get(Wave, wave.id).status == "sent"
+
+
+def test_message_rows_follow_each_reservists_channel_choice(app, w):
+    """Rows written in SQL follow the rule of ``channels_of``: the chosen channels, e-mail as fallback."""
+    choices = [(channels, phone) for channels in ("sms", "email", "both") for phone in (True, False)]
+    people = [reservists(1, channels=channels, phone=phone)[0] for channels, phone in choices]
+    request = approved_request(w, days=1, places=1)
+    shift_id = request.active_shifts[0].id
+    proposal = WaveProposal(
+        request_id=request.id,
+        offers=tuple(ProposedOffer(p, (shift_id,), 1.0, {"distance": 1.0}) for p in people),
+        open_places={shift_id: 1},
+    )
+    with app.test_request_context():
+        wave = create_wave(request, proposal, Step(9, Reach.OWN_REGION, None), now=utcnow())
+        written = sending.ensure_offer_messages(wave)
+        again = sending.ensure_offer_messages(wave)
+        db.session.commit()
+    rows = {(m.reservist_id, m.channel) for m in messages_of(request.id)}
+    expected = set()
+    for reservist_id in people:
+        reservist = db.session.get(Reservist, reservist_id)
+        for channel in sending.channels_of(reservist, db.session.get(User, reservist.user_id)):
+            expected.add((reservist_id, channel.value))
+    assert rows == expected and written == len(expected) and again == 0
+    # SMS-only without a number still hears by e-mail; nobody is left without a channel.
+    assert {r for r, _ in rows} == set(people)

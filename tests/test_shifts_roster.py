@@ -131,8 +131,11 @@ def test_timesheet_csv_has_totals_per_person_and_is_formula_safe(world, ctx, cli
     response = client.get(f"/requests/{req.id}/timesheet.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[1][2] == "'=HYPERLINK(1)" and rows[1][8] == "7.00" and rows[1][9] == "Completed"
-    assert rows[-1] == [str(person.id), "Fenna", "'=HYPERLINK(1)", "7.00"]
+    line = dict(zip(rows[0], rows[1], strict=True))
+    assert line["Surname"] == "'=HYPERLINK(1)" and line["Actual hours"] == "7.00"
+    assert line["Status"] == "Completed" and line["Hours confirmed"] == "No"
+    # Totals: shifts, planned, confirmed, unconfirmed hours, no-shows, all confirmed.
+    assert rows[-1] == [str(person.id), "Fenna", "'=HYPERLINK(1)", "1", "8.00", "0.00", "7.00", "0", "No"]
     assert _audited("timesheet.exported", req)
     # A period without the shift leaves only the headers; a reversed period is refused.
     later = (end + timedelta(days=2)).astimezone(LOCAL).date().isoformat()

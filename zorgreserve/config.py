@@ -154,11 +154,15 @@ def load_config(instance_path: str | Path, env: dict[str, str] | None = None) ->
         "SMS_BACKEND": sms_backend,
         "SMS_FILE_PATH": env.get("SMS_FILE_PATH", str(instance / "sms")),
         "SMS_SENDER": env.get("SMS_SENDER", "Zorgreserve"),
+        # Vonage SMS API (SMS_BACKEND=vonage; docs/callups.md, "Provider set-up: Vonage").
+        **_vonage(env, sms_backend),
         # Call-ups (docs/callups.md): inbound SMS webhook signature, provider rate, waves.
         "SMS_WEBHOOK_SECRET": env.get("SMS_WEBHOOK_SECRET") or None,
         "SMS_RATE_PER_SECOND": _int(env, "SMS_RATE_PER_SECOND", 0),
         "CALLUP_MIN_LEAD_MINUTES": _int(env, "CALLUP_MIN_LEAD_MINUTES", 120),
         "CALLUP_BATCH_SIZE": _int(env, "CALLUP_BATCH_SIZE", 200),
+        # Job chains that send one wave side by side (one per worker process that should help).
+        "CALLUP_SENDERS": _int(env, "CALLUP_SENDERS", 2),
         "CALLUP_CLAIM_STALE_SECONDS": _int(env, "CALLUP_CLAIM_STALE_SECONDS", 120),
         "CALLUP_MESSAGE_MAX_ATTEMPTS": _int(env, "CALLUP_MESSAGE_MAX_ATTEMPTS", 5),
         "CALLUP_FIRST_K": _int(env, "CALLUP_FIRST_K", 3),
@@ -168,6 +172,7 @@ def load_config(instance_path: str | Path, env: dict[str, str] | None = None) ->
         # Shifts (docs/shifts.md): a reservist cancels a booked shift up to this many hours before it.
         "SHIFT_CANCEL_MIN_HOURS": _int(env, "SHIFT_CANCEL_MIN_HOURS", 24),
         "SHIFT_HOURS_TOLERANCE_MINUTES": _int(env, "SHIFT_HOURS_TOLERANCE_MINUTES", 60),
+        "SHIFT_CHECKIN_LIMIT": env.get("SHIFT_CHECKIN_LIMIT", "10 per 15 minutes"),
         # BIG-register lookups (docs/verification.md): manual (a coordinator checks), fake, cibg.
         # Uploaded evidence lives outside the web root; production points this at a
         # private volume that is backed up with the database.
@@ -194,6 +199,25 @@ def load_config(instance_path: str | Path, env: dict[str, str] | None = None) ->
     }
     config.update(_worktime(env))
     return config
+
+
+def _vonage(env: dict[str, str], sms_backend: str) -> dict[str, Any]:
+    """The Vonage settings; with ``SMS_BACKEND=vonage`` a missing credential stops the start."""
+    if sms_backend not in ("console", "file", "recorder", "vonage"):
+        raise ConfigError(f"SMS_BACKEND must be console, file, recorder or vonage, got {sms_backend!r}")
+    settings: dict[str, Any] = {
+        "VONAGE_API_KEY": env.get("VONAGE_API_KEY") or None,
+        "VONAGE_API_SECRET": env.get("VONAGE_API_SECRET") or None,
+        "VONAGE_SIGNATURE_SECRET": env.get("VONAGE_SIGNATURE_SECRET") or None,
+        "VONAGE_SIGNATURE_METHOD": env.get("VONAGE_SIGNATURE_METHOD") or "sha256",
+        "VONAGE_API_HOST": env.get("VONAGE_API_HOST") or "rest.nexmo.com",
+        "VONAGE_WEBHOOK_MAX_AGE_SECONDS": _int(env, "VONAGE_WEBHOOK_MAX_AGE_SECONDS", 300),
+    }
+    from zorgreserve.notifications.vonage import check_settings
+
+    sender = env.get("SMS_SENDER", "Zorgreserve")
+    check_settings(settings | {"SMS_SENDER": sender}, sending=sms_backend == "vonage")
+    return settings
 
 
 def _worktime(env: dict[str, str]) -> dict[str, Any]:

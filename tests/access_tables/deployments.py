@@ -22,6 +22,7 @@ EXPECTED: dict[str, str] = {
     "deployments.add_shifts POST":              "LFNNFFFF",
     "deployments.cancel_shift GET":             "LFNNFFFF",
     "deployments.cancel_shift POST":            "LFNNFFFF",
+    "deployments.shift_places POST":            "LFNNFFFF",
     "deployments.cancel GET":                   "LFNNNNNF",
     "deployments.cancel POST":                  "LFNNNNNF",
     "deployments.close POST":                   "LFNNNNNF",

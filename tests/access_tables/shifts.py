@@ -5,7 +5,10 @@ reservist has, so the reservist gets 404 — the answer another reservist's
 booking gives too (tests/test_shifts.py checks real ids). The calendar feed is
 public: its token is the credential, and the sample token opens nothing. The
 roster routes are for institution staff (recording) and regional coordinators
-(reading); request id 1 is outside everyone's scope, so they answer 404.
+(reading); request id 1 is outside everyone's scope, so they answer 404. The
+printable check-in code of a shift is for the request's institution staff only.
+The today/tomorrow page is for coordinators (their own scope, no ids); the
+self check-in page takes no id: a code only opens the reservist's own booking.
 """
 
 # fmt: off
@@ -21,10 +24,22 @@ EXPECTED: dict[str, str] = {
     "shifts.feed GET":              "NNNNNNNN",
     "shifts.hours GET":             "LAFFFFFF",
     "shifts.certificate GET":       "LAFFFFFF",
-    "shifts.roster_page GET":       "LFNNNNFF",
+    "shifts.roster_page GET":       "LFNNNNNF",
     "shifts.roster_check_in POST":  "LFNNFFFF",
     "shifts.roster_check_out POST": "LFNNFFFF",
     "shifts.roster_no_show POST":   "LFNNFFFF",
-    "shifts.timesheet_csv GET":     "LFNNNNFF",
+    "shifts.roster_confirm POST":   "LFNNFFFF",
+    "shifts.roster_confirm_shift POST": "LFNNFFFF",
+    "shifts.roster_correct GET":    "LFNNNNNF",
+    "shifts.roster_correct POST":   "LFNNNNNF",
+    "shifts.timesheet_csv GET":     "LFNNNNNF",
+    "shifts.timesheet_xlsx GET":    "LFNNNNNF",
+    "shifts.day_roster GET":        "LFNNNNNF",
+    "shifts.institution_timesheet_csv GET":  "LFNNNNNF",
+    "shifts.institution_timesheet_xlsx GET": "LFNNNNNF",
+    "shifts.today GET":             "LFFFAAAF",
+    "shifts.self_check_in GET":     "LAFFFFFF",
+    "shifts.self_check_in POST":    "LAFFFFFF",
+    "shifts.checkin_code GET":      "LFNNFFFF",
 }
 # fmt: on

@@ -235,8 +235,54 @@ class BenchRecorder:
         return f"bench-{message.idempotency_key}"
 
 
-def _run_wave(app: Any, base: SimpleNamespace, reservist_ids: list[int], rate: int) -> dict[str, Any]:
-    """Create and send one wave of offers to ``reservist_ids``; returns timings and counts."""
+def _sender_process(app: Any, url: str, recorder: BenchRecorder, stop: Any, results: Any) -> None:
+    """One forked worker process: an RQ worker on the bench's Redis database, without a fork per job.
+
+    ``zorgreserve worker`` forks a work horse per job; here the jobs run in the process
+    itself so that what the recording backends received can be reported at the end.
+    """
+    from zorgreserve import db
+    from zorgreserve.jobs.queue import QUEUE_NAMES, get_queue
+    from zorgreserve.jobs.queue import ThreadSafeWorker as PlainWorker
+
+    db.dispose_engine_after_fork()
+    db.session.remove()
+    db.session.configure(bind=db.make_engine(url, pool_size=2, max_overflow=0))
+    cpu = time.process_time()
+    mailman = app.extensions["mailman"]
+    mailman.outbox = []
+    with app.app_context():
+        queues = [get_queue(name, app) for name in QUEUE_NAMES]
+        worker = PlainWorker(queues, connection=queues[0].connection)
+        while not stop.is_set():
+            worker.work(burst=True, logging_level="WARNING", with_scheduler=True)
+            time.sleep(0.02)
+    results.put(
+        {
+            "sms_keys": list(recorder.messages),
+            "sms_handed": recorder.handed,
+            "peak": recorder.peak_per_second,
+            "emails": len(mailman.outbox),
+            "cpu": time.process_time() - cpu,
+        }
+    )
+
+
+def _run_wave(
+    app: Any,
+    base: SimpleNamespace,
+    reservist_ids: list[int],
+    rate: int,
+    *,
+    workers: int = 1,
+    url: str = "",
+) -> dict[str, Any]:
+    """Create and send one wave of offers to ``reservist_ids``; returns timings and counts.
+
+    ``workers`` > 1 runs the jobs in that many forked worker processes on the real Redis
+    of ``REDIS_URL`` (as several ``zorgreserve worker`` processes would), with
+    ``CALLUP_SENDERS`` set to match; otherwise this process's in-process queue runs them.
+    """
     from sqlalchemy import func, select
 
     from zorgreserve import db
@@ -263,8 +309,23 @@ def _run_wave(app: Any, base: SimpleNamespace, reservist_ids: list[int], rate: i
     mailman = app.extensions["mailman"]
     mailman.outbox = []  # the locmem backend appends here
     real_backend, previous_rate = sending.get_backend, app.config["SMS_RATE_PER_SECOND"]
+    previous_senders = app.config["CALLUP_SENDERS"]
     sending.get_backend = lambda: recorder  # type: ignore[assignment]
     app.config["SMS_RATE_PER_SECOND"] = rate
+    app.config["CALLUP_SENDERS"] = workers
+    children: list[Any] = []
+    reports: list[dict[str, Any]] = []
+    if workers > 1:
+        db.session.remove()
+        db.get_engine().dispose()
+        context = multiprocessing.get_context("fork")
+        stop, results = context.Event(), context.Queue()
+        children = [
+            context.Process(target=_sender_process, args=(app, url, recorder, stop, results), daemon=True)
+            for _ in range(workers)
+        ]
+        for child in children:
+            child.start()
     try:
         started, started_at, cpu = time.perf_counter(), utcnow(), time.process_time()
         with app.test_request_context():
@@ -278,12 +339,19 @@ def _run_wave(app: Any, base: SimpleNamespace, reservist_ids: list[int], rate: i
         with app.app_context():
             status = None
             while status != "sent" and time.perf_counter() - started < 900:
-                _drain(app)
+                if not children:
+                    _drain(app)
                 status = db.session.scalar(select(Wave.status).where(Wave.id == wave_id))
                 db.session.remove()
                 if status != "sent":
-                    time.sleep(0.05)  # a follow-up scheduled a moment ahead
+                    time.sleep(0.05 if not children else 0.02)  # a follow-up scheduled a moment ahead
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        if children:
+            stop.set()
+            reports = [results.get(timeout=120) for _ in children]
+            for child in children:
+                child.join(timeout=30)
+            cpu += sum(report["cpu"] for report in reports)
         with app.app_context():
             jobs = db.session.scalar(
                 select(func.count())
@@ -301,19 +369,26 @@ def _run_wave(app: Any, base: SimpleNamespace, reservist_ids: list[int], rate: i
     finally:
         sending.get_backend = real_backend  # type: ignore[assignment]
         app.config["SMS_RATE_PER_SECOND"] = previous_rate
-    emails = len(mailman.outbox)
+        app.config["CALLUP_SENDERS"] = previous_senders
+        for child in children:
+            if child.is_alive():
+                child.kill()
+    emails = len(mailman.outbox) + sum(report["emails"] for report in reports)
     mailman.outbox = []
+    keys = list(recorder.messages) + [key for report in reports for key in report["sms_keys"]]
     return {
         "seconds": seconds,
         "cpu_seconds": cpu,
         "create_seconds": created,
         "status": status,
-        "sms": len(recorder.messages),
-        "sms_handed": recorder.handed,
+        "sms": len(set(keys)),
+        "sms_twice": len(keys) - len(set(keys)),
+        "sms_handed": recorder.handed + sum(report["sms_handed"] for report in reports),
         "emails": emails,
         "messages_by_state": by_state,
         "jobs": jobs,
-        "peak_sms_per_second": recorder.peak_per_second,
+        "workers": max(workers, 1),
+        "peak_sms_per_second": max([recorder.peak_per_second] + [report["peak"] for report in reports]),
     }
 
 
@@ -525,6 +600,18 @@ def _run_accepts(
     type=click.Choice(["sms", "both"]),
     help="Channels of the throttled wave's reservists.",
 )
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    help="Worker processes sending the waves (1: this process's in-process queue).",
+)
+@click.option(
+    "--redis-url",
+    default="redis://127.0.0.1:6379/14",
+    show_default=True,
+    help="A Redis database for the bench's worker processes alone (it is emptied first).",
+)
 @click.option("--accepts", default=200, show_default=True, help="Concurrent accepts (0: skip).")
 @click.option("--places", default=5, show_default=True, help="Places of the shift they compete for.")
 @click.option("--processes", default=8, show_default=True, help="Processes making the accepts.")
@@ -543,6 +630,8 @@ def command(
     rate: int,
     channels: str,
     throttled_channels: str,
+    workers: int,
+    redis_url: str,
     accepts: int,
     places: int,
     processes: int,
@@ -561,6 +650,15 @@ def command(
     os.environ.pop("REDIS_URL", None)
     app = _app()
     app.config["REDIS_URL"] = None
+    if workers > 1 and offers:
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        try:
+            Redis.from_url(redis_url, socket_connect_timeout=2).flushdb()
+        except RedisError as exc:
+            raise click.ClickException(f"No Redis at --redis-url ({exc}); or use --workers 1.") from exc
+        app.config["REDIS_URL"] = redis_url
     engine = db.get_engine()
     url = engine.url.render_as_string(hide_password=False)
     if create_schema:
@@ -587,16 +685,18 @@ def command(
             started = time.perf_counter()
             people = _bulk_reservists(offers, channels)
             click.echo(f"set-up: {offers} reservists ({channels}) in {time.perf_counter() - started:.1f} s")
-            plain = _run_wave(app, base, people, rate=0)
+            plain = _run_wave(app, base, people, rate=0, workers=workers, url=url)
             click.echo(
                 f"wave: {offers} offers -> {plain['sms']} SMS + {plain['emails']} e-mails "
-                f"({plain['jobs']} jobs, batch {app.config['CALLUP_BATCH_SIZE']}) "
+                f"({plain['jobs']} jobs, batch {app.config['CALLUP_BATCH_SIZE']}, "
+                f"{plain['workers']} worker process(es); SMS handed twice {plain['sms_twice']}) "
                 f"in {plain['seconds']:.2f} s (create_wave {plain['create_seconds']:.2f} s; "
-                f"CPU of this process {plain['cpu_seconds']:.2f} s; target < {TARGET_WAVE_SECONDS:.0f} s); "
+                f"CPU of the sending processes {plain['cpu_seconds']:.2f} s; "
+                f"target < {TARGET_WAVE_SECONDS:.0f} s); "
                 f"messages {plain['messages_by_state']}, wave {plain['status']}"
             )
             throttled_people = people if throttled_channels == channels else _bulk_reservists(offers, "sms")
-            throttled = _run_wave(app, base, throttled_people, rate=rate)
+            throttled = _run_wave(app, base, throttled_people, rate=rate, workers=workers, url=url)
             bound = throttled["sms"] / rate
             ratio = throttled["seconds"] / bound
             click.echo(
@@ -613,6 +713,8 @@ def command(
                     v for k, v in plain["messages_by_state"].items() if k != "sent"
                 ),
                 "wave_jobs": plain["jobs"],
+                "wave_workers": plain["workers"],
+                "wave_sms_handed_twice": plain["sms_twice"],
                 "batch_size": app.config["CALLUP_BATCH_SIZE"],
                 "wave_create_seconds": round(plain["create_seconds"], 3),
                 "wave_seconds": round(plain["seconds"], 3),

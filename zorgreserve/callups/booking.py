@@ -4,8 +4,10 @@ This is the contract the answer page, the SMS reply handler and escalation call:
 
 * :func:`accept` books the chosen shifts of one offer, each atomically;
 * :func:`decline` records a "no";
-* :func:`withdraw_open_offers_for_filled_shifts` takes filled shifts out of
-  offers still waiting for an answer.
+* :func:`withdraw_open_offers_for_filled_shifts` takes filled (or cancelled) shifts
+  out of offers still waiting for an answer, and tells the holders of offers
+  withdrawn because the institution cancelled or lowered places
+  (:mod:`zorgreserve.callups.changes`).
 
 How one accept stays correct under any number of concurrent accepts:
 
@@ -198,23 +200,36 @@ def _rules() -> worktime.WorkTimeRules:
 
 
 def _existing_work(session: Session, reservist_id: int, shifts: list[Shift]) -> list[worktime.Interval]:
-    """Active bookings and declared work elsewhere near the chosen shifts, as intervals."""
+    """Active bookings and declared work elsewhere near the chosen shifts, as intervals.
+
+    Bookings count with the times worked where the roster recorded them (the same
+    rule as matching, :func:`zorgreserve.matching.loading.worked_times`): a shift that
+    ran three hours late pushes the next rest back here too, at the moment of booking.
+    """
     from zorgreserve.availability.models import AvailabilityPeriod
+    from zorgreserve.matching.loading import worked_times
+    from zorgreserve.shifts.models import TimesheetEntry
 
     if not shifts:
         return []
     margin = timedelta(days=21)
     lo = min(s.start_at for s in shifts) - margin
     hi = max(s.end_at for s in shifts) + margin
+    start_at, end_at, _break = worked_times()
     bookings = session.execute(
-        select(Booking.start_at, Booking.end_at).where(
+        select(start_at, end_at)
+        .select_from(Booking)
+        .outerjoin(TimesheetEntry, TimesheetEntry.booking_id == Booking.id)
+        .where(
             Booking.reservist_id == reservist_id,
             Booking.status.in_([s.value for s in ACTIVE_BOOKING]),
-            Booking.end_at > lo,
+            Booking.end_at > lo - timedelta(days=1),
             Booking.start_at < hi,
         )
     ).all()
-    intervals = [worktime.Interval(start, end, worktime.Kind.BOOKED) for start, end in bookings]
+    intervals = [
+        worktime.Interval(start, end, worktime.Kind.BOOKED) for start, end in bookings if end > start
+    ]
     periods = session.execute(
         select(AvailabilityPeriod.starts_at, AvailabilityPeriod.ends_at).where(
             AvailabilityPeriod.reservist_id == reservist_id,
@@ -642,7 +657,7 @@ def _after_booking(
     finishes it.
     """
     if filled:
-        _withdraw(session, filled, now, exclude_offer=offer_id, skip_locked=True)
+        _withdraw(session, filled, now, exclude_offer=offer_id, skip_locked=True, notify=False)
     refresh_request(session, request_id)
     bookings = list(
         session.scalars(select(Booking).where(Booking.offer_id == offer_id, Booking.shift_id.in_(booked)))
@@ -714,14 +729,33 @@ def decline(session: Session, offer_id: int, *, reason: str | None, channel: str
 
 
 def withdraw_open_offers_for_filled_shifts(
-    session: Session, shift_ids: Collection[int], now: datetime
+    session: Session,
+    shift_ids: Collection[int],
+    now: datetime,
+    *,
+    notify_all: bool = False,
+    skip_locked: bool = False,
 ) -> int:
     """Take full (or cancelled) shifts out of offers still waiting; returns how many offers were withdrawn.
 
     An offer left without an offered shift is withdrawn as a whole. Safe to run
-    any number of times; waits for offers being answered at this moment.
+    any number of times; waits for offers being answered at this moment (unless
+    ``skip_locked``: those will find the shift full or cancelled themselves).
+
+    The holder of a withdrawn offer is told when the institution caused it: a
+    listed shift was cancelled, or — ``notify_all`` — the institution lowered the
+    places (:func:`zorgreserve.callups.changes.notify_withdrawn`). An offer withdrawn
+    because other reservists filled the shift is not: the answer page says so.
     """
-    withdrawn, _skipped = _withdraw(session, shift_ids, now, exclude_offer=None, skip_locked=False)
+    withdrawn, _skipped = _withdraw(
+        session,
+        shift_ids,
+        now,
+        exclude_offer=None,
+        skip_locked=skip_locked,
+        notify=True,
+        notify_all=notify_all,
+    )
     return withdrawn
 
 
@@ -732,17 +766,18 @@ def _withdraw(
     *,
     exclude_offer: int | None,
     skip_locked: bool,
+    notify: bool,
+    notify_all: bool = False,
 ) -> tuple[int, int]:
     ids = sorted(set(shift_ids))
     if not ids:
         return 0, 0
-    closed = list(
-        session.scalars(
-            select(Shift.id).where(
-                Shift.id.in_(ids), (Shift.booked >= Shift.places) | (Shift.state != ShiftState.ACTIVE.value)
-            )
+    closed_rows = session.execute(
+        select(Shift.id, Shift.state).where(
+            Shift.id.in_(ids), (Shift.booked >= Shift.places) | (Shift.state != ShiftState.ACTIVE.value)
         )
-    )
+    ).all()
+    closed = [shift_id for shift_id, _state in closed_rows]
     if not closed:
         return 0, 0
     candidates = select(OfferShift.offer_id).where(
@@ -795,7 +830,25 @@ def _withdraw(
             offers=len(emptied),
             shift_ids=closed,
         )
+        cancelled = [shift_id for shift_id, state in closed_rows if state != ShiftState.ACTIVE.value]
+        if notify and (notify_all or cancelled):
+            from zorgreserve.callups.changes import notify_withdrawn
+
+            told = emptied if notify_all else _listing(session, emptied, cancelled)
+            notify_withdrawn(session, told, now)
     return len(emptied), skipped
+
+
+def _listing(session: Session, offers: list[Offer], shift_ids: list[int]) -> list[Offer]:
+    """The offers among ``offers`` that listed one of ``shift_ids``."""
+    listing = set(
+        session.scalars(
+            select(OfferShift.offer_id).where(
+                OfferShift.offer_id.in_([o.id for o in offers]), OfferShift.shift_id.in_(shift_ids)
+            )
+        )
+    )
+    return [o for o in offers if o.id in listing]
 
 
 def withdraw_filled_job(shift_ids: list[int]) -> None:

@@ -8,7 +8,9 @@ booking transaction retried, queues nothing new. The outbox job
 provider gets the dedupe key as its idempotency key, so even a crash between
 the provider's acceptance and the commit does not reach the phone twice.
 
-Kinds handled here (and only here): ``confirmation``, ``standby``, ``rejected``.
+Kinds handled here (and only here): ``confirmation``, ``standby``, ``rejected``, and
+``booking_cancelled`` / ``booking_released`` (the institution cancelled the shift or
+lowered its places; written by :mod:`zorgreserve.callups.changes`).
 Texts are templates in ``templates/callups/email/confirmation*.txt`` and
 ``templates/callups/sms/confirmation*.txt``, rendered in the reservist's language.
 """
@@ -22,7 +24,6 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from flask_mailman import EmailMessage
 from icalendar import Calendar, Event
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +33,7 @@ from zorgreserve import db
 from zorgreserve.callups.models import Booking, Channel, Message, MessageStatus, Offer
 from zorgreserve.db import utcnow
 from zorgreserve.deployments.models import DeploymentRequest, Shift
-from zorgreserve.notifications.mail import public_url_context
+from zorgreserve.notifications.mail import PreparedEmail, public_url_context
 from zorgreserve.reservists.models import Reservist
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ TEMPLATES = {
     "confirmation": "confirmation",
     "standby": "confirmation_standby",
     "rejected": "confirmation_rejected",
+    "booking_cancelled": "booking_cancelled",
+    "booking_released": "booking_released",
 }
 
 
@@ -189,7 +192,7 @@ def _send_one(message: Message) -> str:
             )
         subject = render_template(f"callups/email/{template}.subject.txt", **ctx).strip()
         body = render_template(f"callups/email/{template}.txt", **ctx)
-        email = EmailMessage(
+        email = PreparedEmail(
             subject=subject,
             body=body,
             from_email=current_app.config["MAIL_DEFAULT_SENDER"],

@@ -8,9 +8,11 @@ transaction, so one broken request cannot hold up the others, and each step is
 idempotent (running the tick twice at once makes one wave: the wave number is
 unique per request).
 
-Per request, with places still open and no wave out:
+Per request with places still open, call-ups running (not paused or stopped
+by a coordinator), a reopened place on a shift that starts after the lead-time
+cut-off goes to the shift's stand-by list first (:mod:`zorgreserve.callups.followup`),
+even while another wave is out. Then, with no wave out:
 
-* call-ups paused or stopped by a coordinator: nothing;
 * the first open shift starts within ``CALLUP_MIN_LEAD_MINUTES``: no new wave,
   alert ``too_near`` on the coordinators' overview (people called up now could
   not arrive in time; the coordinator phones around);
@@ -31,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zorgreserve import db
 from zorgreserve.audit.services import record
-from zorgreserve.callups import waves
+from zorgreserve.callups import followup, waves
 from zorgreserve.callups.models import (
     OPEN_OFFER,
     CallupControl,
@@ -111,9 +113,15 @@ def consider(request: DeploymentRequest, now: datetime, *, created_by_id: int | 
     if not shifts:
         _set_alert(control, None, now)
         return None
+    lead = timedelta(minutes=current_app.config["CALLUP_MIN_LEAD_MINUTES"])
+    # A reopened place goes to the people who said yes when the shift was full, before anyone new.
+    standby = followup.offer_standby(
+        request, [s for s in shifts if s.start_at > now + lead], now, created_by_id=created_by_id
+    )
+    if standby is not None:
+        return standby
     if waves.open_wave(request.id) is not None:
         return None
-    lead = timedelta(minutes=current_app.config["CALLUP_MIN_LEAD_MINUTES"])
     if min(s.start_at for s in shifts) <= now + lead:
         if control.alert != "too_near":
             _set_alert(control, "too_near", now)
@@ -219,7 +227,13 @@ def set_state(request: DeploymentRequest, state: CallupState, actor: object, now
 
 
 def withdraw_open_offers(request_id: int, now: datetime) -> int:
-    """Withdraw every offer of a request still waiting for an answer (request cancelled, closed, stopped)."""
+    """Withdraw every offer of a request still waiting for an answer (request cancelled, closed, stopped).
+
+    Their holders are told they need not answer (``changes.notify_withdrawn``: once per
+    offer and channel, only where the offer reached them and a shift still lies ahead).
+    """
+    from zorgreserve.callups.changes import notify_withdrawn
+
     offers = list(
         db.session.scalars(
             select(Offer)
@@ -248,6 +262,7 @@ def withdraw_open_offers(request_id: int, now: datetime) -> int:
     )
     db.session.flush()
     waves.refresh_offered(shift_ids)
+    notify_withdrawn(db.session, offers, now)
     return len(offers)
 
 
@@ -259,14 +274,22 @@ def send_next_wave_now(request: DeploymentRequest, actor: object, now: datetime)
     return wave
 
 
-def alerts_for(request_ids: list[int]) -> dict[int, str]:
-    """Alerts to show on the coordinators' overview, by request id."""
+def alerts_for(request_ids: list[int], now: datetime | None = None) -> dict[int, str]:
+    """Alerts to show on the coordinators' overview, by request id.
+
+    The call-up clock's own (``too_near``, ``no_candidates``) first; otherwise
+    ``no_show`` when someone who did not come to a shift of the request is booked on
+    a later one (``followup.at_risk``).
+    """
     if not request_ids:
         return {}
-    return dict(
+    alerts: dict[int, str] = dict(
         db.session.execute(
             select(CallupControl.request_id, CallupControl.alert).where(
                 CallupControl.request_id.in_(request_ids), CallupControl.alert.is_not(None)
             )
         ).all()
     )
+    for request_id in followup.at_risk(request_ids, now or db.utcnow()):
+        alerts.setdefault(request_id, "no_show")
+    return alerts

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -249,6 +250,14 @@ class Message(Base):
         CheckConstraint(f"channel IN ({_values(Channel)})", name="channel_known"),
         CheckConstraint(f"status IN ({_values(MessageStatus)})", name="status_known"),
         Index("ix_callup_message_status", "status", "created_at"),
+        # What a wave's senders claim from: its queued messages in id order, without reading the rest.
+        Index(
+            "ix_callup_message_wave_queued",
+            "wave_id",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -265,6 +274,8 @@ class Message(Base):
         ForeignKey("callup_offer.id", ondelete="CASCADE"), index=True
     )
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
+    #: The wave an offer message belongs to (``None`` for every other kind).
+    wave_id: Mapped[int | None] = mapped_column(ForeignKey("callup_wave.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(10), default=MessageStatus.QUEUED.value)
     provider_id: Mapped[str | None] = mapped_column(String(80), index=True)
     error: Mapped[str | None] = mapped_column(String(200))

@@ -15,7 +15,15 @@ What this guarantees when a worker is killed at any point:
   again with the same idempotency key (the dedupe key), which the SMS provider
   (and the recorder) accept once. Marking commits after every few e-mails to
   keep that window small for e-mail, where SMTP knows no idempotency key (and
-  after ``SMS_COMMIT_EVERY`` messages otherwise).
+  after ``SMS_COMMIT_EVERY`` messages otherwise). An SMS backend without an
+  idempotency key (``idempotent = False``: Vonage) has each mark committed at
+  once, and a delivery report of a message still queued marks it instead
+  (``callups.delivery``): only a crash (or an answer lost to a timeout) between
+  the provider's acceptance and that commit, with no report before the claim
+  goes stale, can still send one SMS twice.
+
+A backend raising ``SmsRejected`` (an invalid or barred number) fails that
+message at once and goes on with the batch.
 
 A failing channel (an exception from the backend) releases the claim, records
 the error and retries the rest of the wave later with backoff; after
@@ -35,8 +43,9 @@ from typing import Any
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
-from flask_mailman import EmailMessage
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, cast, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
 from zorgreserve import db
@@ -53,8 +62,8 @@ from zorgreserve.callups.models import (
 )
 from zorgreserve.db import utcnow
 from zorgreserve.jobs.services import add_job
-from zorgreserve.notifications.mail import public_url_context
-from zorgreserve.notifications.sms import SmsMessage, get_backend
+from zorgreserve.notifications.mail import PreparedEmail, public_url_context
+from zorgreserve.notifications.sms import SmsMessage, SmsRejected, get_backend
 from zorgreserve.reservists.models import Reservist
 
 log = logging.getLogger(__name__)
@@ -88,42 +97,57 @@ def _channels(chosen: str | None, phone: str | None, email: str | None) -> list[
 
 
 def ensure_offer_messages(wave: Wave) -> int:
-    """Write the queued message rows of a wave's offers that do not exist yet; returns how many."""
-    rows = db.session.execute(
-        select(Offer.id, Offer.reservist_id, Reservist.channels, User.phone, User.email)
-        .join(Reservist, Reservist.id == Offer.reservist_id)
-        .join(User, User.id == Reservist.user_id)
-        .where(Offer.wave_id == wave.id)
-    ).all()
-    existing = set(
-        db.session.scalars(
-            select(Message.dedupe_key)
-            .join(Offer, Offer.id == Message.offer_id)
-            .where(Offer.wave_id == wave.id)
-        )
-    )
-    new = []
+    """Write the queued message rows of a wave's offers that do not exist yet; returns how many.
+
+    Two ``INSERT ... SELECT`` statements (one per channel) that skip existing dedupe keys: the
+    database builds the rows from the offers, so a wave of 10,000 offers costs two statements
+    instead of 20,000 rows sent over. The channel rule is :func:`_channels` in SQL.
+    """
+    chosen = func.coalesce(Reservist.channels, "")
+    has_phone = and_(User.phone.is_not(None), User.phone != "")
+    has_email = and_(User.email.is_not(None), User.email != "")
+    sms = and_(chosen.in_(("sms", "both")), has_phone)
+    by_channel = {
+        Channel.SMS: sms,
+        # Chosen, or the fallback when SMS was chosen but there is no number (e-mail rather than nothing).
+        Channel.EMAIL: and_(has_email, or_(chosen.in_(("email", "both")), ~sms)),
+    }
     now = utcnow()
-    for offer_id, reservist_id, chosen, phone, email in rows:
-        for channel in _channels(chosen, phone, email):
-            key = f"offer:{offer_id}:{channel.value}"
-            if key not in existing:
-                new.append(
-                    {
-                        "dedupe_key": key,
-                        "kind": "offer",
-                        "channel": channel.value,
-                        "reservist_id": reservist_id,
-                        "request_id": wave.request_id,
-                        "offer_id": offer_id,
-                        "status": MessageStatus.QUEUED.value,
-                        "attempts": 0,
-                        "created_at": now,
-                    }
-                )
-    if new:
-        db.session.execute(Message.__table__.insert(), new)
-    return len(new)
+    written = 0
+    for channel, condition in by_channel.items():
+        rows = (
+            select(
+                literal("offer:") + cast(Offer.id, String) + literal(f":{channel.value}"),
+                literal("offer"),
+                literal(channel.value),
+                Offer.reservist_id,
+                Offer.request_id,
+                Offer.id,
+                Offer.wave_id,
+                literal(MessageStatus.QUEUED.value),
+                literal(0),
+                literal(now, type_=Message.created_at.type),
+            )
+            .join(Reservist, Reservist.id == Offer.reservist_id)
+            .join(User, User.id == Reservist.user_id)
+            .where(Offer.wave_id == wave.id, condition)
+        )
+        columns = ["dedupe_key", "kind", "channel", "reservist_id", "request_id", "offer_id", "wave_id"]
+        statement = (
+            _insert(Message.__table__)
+            .from_select([*columns, "status", "attempts", "created_at"], rows)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Message.id)
+        )
+        written += len(db.session.execute(statement).all())
+    return written
+
+
+def _insert(table: Any) -> Any:
+    """``INSERT`` of the session's dialect (both know ``ON CONFLICT DO NOTHING``)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
 
 
 class Pacer:
@@ -250,20 +274,21 @@ class OfferTexts:
     def __init__(self) -> None:
         self._texts: dict[tuple[Any, ...], tuple[str, ...] | None] = {}
         self._link: str | None = None
+        self._links: dict[int, str] = {}
 
     def link(self, offer: Offer) -> str:
+        """The offer's answer link, signed once per offer (its SMS and e-mail carry the same link)."""
         from zorgreserve.callups.links import make_token
 
-        if self._link is None:
-            self._link = url_for("callups.answer", token=self.TOKEN, _external=True)
-        return self._link.replace(self.TOKEN, make_token(offer))
+        if offer.id not in self._links:
+            if self._link is None:
+                self._link = url_for("callups.answer", token=self.TOKEN, _external=True)
+            self._links[offer.id] = self._link.replace(self.TOKEN, make_token(offer))
+        return self._links[offer.id]
 
     def _fill(self, text: str, offer: Offer, user: User) -> str:
-        return (
-            text.replace(self.NAME, user.first_name or "")
-            .replace(self.CODE, offer.code)
-            .replace(self.LINK, self.link(offer))
-        )
+        text = text.replace(self.NAME, user.first_name or "").replace(self.CODE, offer.code)
+        return text.replace(self.LINK, self.link(offer)) if self.LINK in text else text
 
     def _templates(self, message: Message, offer: Offer, locale: str) -> tuple[str, ...] | None:
         key = (message.kind, message.channel, locale, offer.request_id, offer.expires_at, _shift_ids(offer))
@@ -318,6 +343,8 @@ class BatchResult:
     failed: int = 0
     claimed: int = 0
     error: str | None = None
+    #: Attempts of the message whose channel failed (the backoff grows with them).
+    attempts: int = 0
 
 
 def _claim(condition: Any, limit: int, now: datetime) -> list[int]:
@@ -348,6 +375,8 @@ def send_claimed(message_ids: Sequence[int]) -> BatchResult:
     if not message_ids:
         return result
     backend = get_backend()
+    # A provider without an idempotency key (Vonage) would deliver a resent SMS twice: mark each at once.
+    sms_marks_wait = getattr(backend, "idempotent", True)
     max_attempts = current_app.config["CALLUP_MESSAGE_MAX_ATTEMPTS"]
     messages = list(
         db.session.scalars(select(Message).where(Message.id.in_(message_ids)).order_by(Message.id))
@@ -387,12 +416,22 @@ def send_claimed(message_ids: Sequence[int]) -> BatchResult:
         return connections[0]
 
     done: list[dict[str, Any]] = []
+    by_id = {m.id: m for m in messages}
     sent_offers: set[int] = set()
     unmarked_emails = 0
 
     def flush() -> None:
         if done:
-            db.session.execute(update(Message), done)
+            # Only rows still queued: a provider's delivery report may have moved one on already
+            # (callups.delivery), and a delivered message never goes back to sent.
+            db.session.execute(
+                update(Message)
+                .where(Message.status == MessageStatus.QUEUED.value)
+                .execution_options(synchronize_session=None),
+                done,
+            )
+            for row in done:
+                db.session.expire(by_id[row["id"]], [key for key in row if key != "id"])
             done.clear()
         if sent_offers:
             db.session.execute(
@@ -431,7 +470,7 @@ def send_claimed(message_ids: Sequence[int]) -> BatchResult:
                             if cached
                             else render_email(message, offer, user)
                         )
-                        EmailMessage(
+                        PreparedEmail(
                             connection=mail_connection(),
                             subject=subject,
                             body=body,
@@ -440,6 +479,17 @@ def send_claimed(message_ids: Sequence[int]) -> BatchResult:
                             headers={"X-Zorgreserve-Key": message.dedupe_key},
                         ).send()
                         provider_id = None
+            except SmsRejected as exc:  # refused for good (invalid or barred number): failed now, no retry
+                log.warning("message %s refused by the SMS provider: %s", message.id, exc)
+                done.append(
+                    {
+                        "id": message.id,
+                        "status": MessageStatus.FAILED.value,
+                        "error": f"SmsRejected: {exc}"[:200],
+                    }
+                )
+                result.failed += 1
+                continue
             except Exception as exc:  # the channel refused or is down: retry later, never silently
                 flush()
                 log.warning("message %s could not be sent: %s", message.id, type(exc).__name__)
@@ -464,6 +514,7 @@ def send_claimed(message_ids: Sequence[int]) -> BatchResult:
                     )
                 db.session.commit()
                 result.error = type(exc).__name__
+                result.attempts = message.attempts
                 result.failed += int(failed_for_good)
                 return result
             done.append(
@@ -479,7 +530,11 @@ def send_claimed(message_ids: Sequence[int]) -> BatchResult:
                 sent_offers.add(offer.id)
             result.sent += 1
             unmarked_emails += message.channel == Channel.EMAIL.value
-            if unmarked_emails >= COMMIT_EVERY or len(done) >= SMS_COMMIT_EVERY:
+            if (
+                unmarked_emails >= COMMIT_EVERY
+                or len(done) >= SMS_COMMIT_EVERY
+                or (message.channel == Channel.SMS.value and not sms_marks_wait)
+            ):
                 flush()
                 unmarked_emails = 0
     flush()
@@ -504,48 +559,63 @@ def _retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 900))
 
 
-def send_wave(wave_id: int) -> None:
+def send_wave(wave_id: int, channel: str | None = None) -> None:
     """Outbox job: send one batch of a wave's messages; schedule the next batch until none is left.
 
     Safe to run any number of times, at once on several workers: rows are written
-    once (dedupe keys) and each message is claimed by exactly one sender.
+    once (dedupe keys) and each message is claimed by exactly one sender. When the
+    wave starts, ``CALLUP_SENDERS`` chains of these jobs are started, so that as many
+    worker processes send it side by side (one process uses one core; a wave of
+    10,000 offers needs more than one core to go out within seconds). With a
+    provider rate limit (``SMS_RATE_PER_SECOND``) the extra chains send e-mail only
+    (``channel="email"``): one sender paces the SMS, so the limit holds without the
+    senders having to share a clock.
     """
     wave = db.session.get(Wave, wave_id)
     if wave is None:
         return
     if wave.status == WaveStatus.PLANNED.value:
         ensure_offer_messages(wave)
-        db.session.execute(
+        started = db.session.execute(
             update(Wave)
             .where(Wave.id == wave_id, Wave.status == WaveStatus.PLANNED.value)
             .values(status=WaveStatus.SENDING.value)
-        )
+        ).rowcount
+        helpers = max(current_app.config["CALLUP_SENDERS"], 1) - 1 if started else 0
+        helper_channel = Channel.EMAIL.value if current_app.config["SMS_RATE_PER_SECOND"] else None
+        for _ in range(helpers):
+            add_job(
+                db.session,
+                "callups.send_wave",
+                {"wave_id": wave_id, "channel": helper_channel},
+                queue="messages",
+                description=f"send call-up wave {wave_id} (another sender)",
+            )
         db.session.commit()
-    condition = Message.offer_id.in_(select(Offer.id).where(Offer.wave_id == wave_id))
-    now = utcnow()
-    claimed = _claim(condition, current_app.config["CALLUP_BATCH_SIZE"], now)
+    condition = Message.wave_id == wave_id
+    if channel is not None:
+        condition = and_(condition, Message.channel == channel)
+    claimed = _claim(condition, current_app.config["CALLUP_BATCH_SIZE"], utcnow())
     result = send_claimed(claimed)
-    _follow_up(wave_id, condition, result)
+    _follow_up(wave_id, channel, result)
 
 
-def _follow_up(wave_id: int, condition: Any, result: BatchResult) -> None:
-    """Schedule the rest of the wave, or mark it sent when nothing is queued any more."""
-    pending = db.session.execute(
-        select(Message.claimed_at, Message.attempts)
-        .where(condition, Message.status == MessageStatus.QUEUED.value)
-        .order_by(Message.claimed_at.desc())
-        .limit(1)
-    ).first()
+def _follow_up(wave_id: int, channel: str | None, result: BatchResult) -> None:
+    """Continue this chain while its messages are queued; mark the wave sent when none of it is."""
+    queued = Message.status == MessageStatus.QUEUED.value
+    of_wave = Message.wave_id == wave_id
+    mine = and_(of_wave, queued) if channel is None else and_(of_wave, queued, Message.channel == channel)
     now = utcnow()
-    if pending is None:
-        db.session.execute(
-            update(Wave)
-            .where(Wave.id == wave_id, Wave.status == WaveStatus.SENDING.value)
-            .values(status=WaveStatus.SENT.value, sent_at=now)
-        )
+    if db.session.scalar(select(Message.id).where(mine).limit(1)) is None:
+        if channel is None or db.session.scalar(select(Message.id).where(of_wave, queued).limit(1)) is None:
+            db.session.execute(
+                update(Wave)
+                .where(Wave.id == wave_id, Wave.status == WaveStatus.SENDING.value)
+                .values(status=WaveStatus.SENT.value, sent_at=now)
+            )
         return
     if result.error:
-        due = now + _retry_delay(pending.attempts)
+        due = now + _retry_delay(result.attempts)
     elif result.claimed:
         due = now
     else:
@@ -554,7 +624,7 @@ def _follow_up(wave_id: int, condition: Any, result: BatchResult) -> None:
     add_job(
         db.session,
         "callups.send_wave",
-        {"wave_id": wave_id},
+        {"wave_id": wave_id, "channel": channel},
         queue="messages",
         due_at=due,
         description=f"send call-up wave {wave_id} (next batch)",
@@ -623,16 +693,15 @@ def retry_stuck_messages(now: datetime) -> int:
         or_(Message.claimed_at.is_(None), Message.claimed_at < stale),
     )
     waves = db.session.execute(
-        select(Offer.wave_id, Wave.status)
-        .join(Message, Message.offer_id == Offer.id)
-        .join(Wave, Wave.id == Offer.wave_id)
+        select(Message.wave_id, Wave.status)
+        .join(Wave, Wave.id == Message.wave_id)
         .where(free, Wave.status.in_([WaveStatus.SENT.value, WaveStatus.SENDING.value]))
         .distinct()
     ).all()
     restarted = 0
     for wave_id, status in waves:
         if status == WaveStatus.SENDING.value:
-            of_wave = Message.offer_id.in_(select(Offer.id).where(Offer.wave_id == wave_id))
+            of_wave = Message.wave_id == wave_id
             latest, backing_off = db.session.execute(
                 select(
                     func.max(Message.claimed_at),

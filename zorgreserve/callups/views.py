@@ -4,13 +4,16 @@ The answer page needs no sign-in: the signed link is the credential, and it
 grants nothing but answering that one offer (no session is created). Tampered
 or mixed-up tokens answer 404 and are recorded as a security event. The SMS
 webhooks are public and CSRF-exempt; the provider's signature is their check.
+Vonage's webhooks (``/sms/vonage/...``) call the same services as the generic
+ones, after checking Vonage's own signature and the age of its timestamp.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -19,7 +22,7 @@ from zorgreserve import db
 from zorgreserve.accounts.models import User
 from zorgreserve.accounts.roles import Role, public, roles
 from zorgreserve.audit.services import log_access, record
-from zorgreserve.callups import booking, escalation, inbound, links, waves
+from zorgreserve.callups import booking, delivery, escalation, inbound, links, waves
 from zorgreserve.callups.forms import AnswerForm, ControlForm
 from zorgreserve.callups.models import (
     OPEN_OFFER,
@@ -35,7 +38,8 @@ from zorgreserve.callups.models import (
 from zorgreserve.db import utcnow
 from zorgreserve.deployments import services as requests_services
 from zorgreserve.deployments.models import DeploymentRequest, Shift
-from zorgreserve.extensions import csrf
+from zorgreserve.extensions import csrf, limiter
+from zorgreserve.notifications import vonage
 from zorgreserve.reservists.models import Reservist
 
 bp = Blueprint("callups", __name__)
@@ -194,13 +198,76 @@ def sms_status() -> Any:
     provider_id, status = str(data.get("id") or ""), str(data.get("status") or "")
     if not provider_id or status not in ("delivered", "failed"):
         return {"ok": False}, 400
-    message = db.session.scalar(select(Message).where(Message.provider_id == provider_id))
-    if message is not None and message.status == MessageStatus.SENT.value:
-        message.status = status
-        if status == "delivered":
-            message.delivered_at = utcnow()
-        else:
-            message.error = str(data.get("error") or "provider reported failure")[:200]
+    delivery.record_delivery(
+        provider_id=provider_id, state=status, error=str(data.get("error") or "") or None, now=utcnow()
+    )
+    db.session.commit()
+    return {"ok": True}
+
+
+# Vonage (SMS API) webhooks: the same services behind Vonage's field names and signature ------
+
+
+def _refused_webhook(response: Any) -> bool:
+    return response.status_code == 403
+
+
+#: Refused deliveries per address: each writes a security audit event, so their number is bounded.
+WEBHOOK_REFUSALS = "30 per minute"
+
+
+def _vonage_params(webhook: str) -> dict[str, Any]:
+    """The delivery's parameters (query string, form or JSON) once its signature is checked; else 403."""
+    if request.method == "GET":
+        params: dict[str, Any] = request.args.to_dict()
+    else:
+        params = _payload()
+    problem = vonage.webhook_problem(params, current_app.config, now=time.time())
+    if problem is not None:
+        record(
+            "security.bad_webhook_signature",
+            subject_type="sms_webhook",
+            provider="vonage",
+            webhook=webhook,
+            reason=problem,
+            ip=request.remote_addr,
+        )
+        db.session.commit()
+        abort(403)
+    return params
+
+
+@bp.route("/sms/vonage/inbound", methods=["GET", "POST"])
+@public
+@csrf.exempt
+@limiter.limit(WEBHOOK_REFUSALS, deduct_when=_refused_webhook)
+def vonage_inbound() -> Any:
+    """Vonage delivers a text message sent to our number (signed, fresh; repeated deliveries ignored)."""
+    text = vonage.inbound_of(_vonage_params("inbound"))
+    if text is None:
+        return {"ok": False, "error": "messageId and msisdn are required"}, 400
+    row = inbound.receive(inbound.Inbound(text.message_id, text.sender, text.text), now=utcnow())
+    db.session.commit()
+    return {"ok": True, "duplicate": row is None}
+
+
+@bp.route("/sms/vonage/status", methods=["GET", "POST"])
+@public
+@csrf.exempt
+@limiter.limit(WEBHOOK_REFUSALS, deduct_when=_refused_webhook)
+def vonage_status() -> Any:
+    """Vonage's delivery receipts, mapped to our states; they only ever move a message forward."""
+    receipt = vonage.receipt_of(_vonage_params("status"))
+    if receipt is None:
+        return {"ok": False, "error": "messageId is required"}, 400
+    if receipt.state is not None:
+        delivery.record_delivery(
+            provider_id=receipt.message_id,
+            state=receipt.state,
+            dedupe_key=receipt.client_ref,
+            error=receipt.error,
+            now=utcnow(),
+        )
         db.session.commit()
     return {"ok": True}
 

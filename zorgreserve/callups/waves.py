@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 
 from zorgreserve import db
 from zorgreserve.callups.models import (
@@ -126,23 +126,28 @@ def open_wave(request_id: int) -> Wave | None:
     )
 
 
+def open_offer_counts(shift_ids: Iterable[int]) -> dict[int, int]:
+    """Offers out and not yet answered, per shift (shifts without any are left out)."""
+    return dict(
+        db.session.execute(
+            select(OfferShift.shift_id, func.count())
+            .join(Offer, Offer.id == OfferShift.offer_id)
+            .where(
+                OfferShift.shift_id.in_(list(shift_ids)),
+                OfferShift.status == OfferShiftStatus.OFFERED.value,
+                Offer.status.in_([s.value for s in OPEN_OFFER]),
+            )
+            .group_by(OfferShift.shift_id)
+        ).all()
+    )
+
+
 def refresh_offered(shift_ids: Iterable[int]) -> None:
     """Recount ``Shift.offered`` (offers out, not yet answered) for these shifts from the offer rows."""
     ids = sorted(set(shift_ids))
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        counts = dict(
-            db.session.execute(
-                select(OfferShift.shift_id, func.count())
-                .join(Offer, Offer.id == OfferShift.offer_id)
-                .where(
-                    OfferShift.shift_id.in_(chunk),
-                    OfferShift.status == OfferShiftStatus.OFFERED.value,
-                    Offer.status.in_([s.value for s in OPEN_OFFER]),
-                )
-                .group_by(OfferShift.shift_id)
-            ).all()
-        )
+        counts = open_offer_counts(chunk)
         for shift_id in chunk:
             db.session.execute(
                 update(Shift)
@@ -210,14 +215,30 @@ def create_wave(
             }
         )
     db.session.execute(Offer.__table__.insert(), offer_rows)
-    ids = dict(db.session.execute(select(Offer.reservist_id, Offer.id).where(Offer.wave_id == wave.id)).all())
-    shift_rows = [
-        {"offer_id": ids[p.reservist_id], "shift_id": shift_id, "status": OfferShiftStatus.OFFERED.value}
-        for p in offers
-        for shift_id in sorted(set(p.shift_ids))
-    ]
-    db.session.execute(OfferShift.__table__.insert(), shift_rows)
-    refresh_offered({row["shift_id"] for row in shift_rows})
+    shift_sets = {frozenset(p.shift_ids) for p in offers}
+    if len(shift_sets) == 1:
+        # The usual wave: everyone is offered the same shifts. The database pairs them up in one
+        # statement rather than receiving offers × shifts rows (30,000 for 10,000 offers of 3 shifts).
+        [shift_ids] = shift_sets
+        pairs = (
+            select(Offer.id, Shift.id, literal(OfferShiftStatus.OFFERED.value))
+            .join(Shift, Shift.id.in_(sorted(shift_ids)))
+            .where(Offer.wave_id == wave.id)
+        )
+        db.session.execute(
+            OfferShift.__table__.insert().from_select(["offer_id", "shift_id", "status"], pairs)
+        )
+    else:
+        ids = dict(
+            db.session.execute(select(Offer.reservist_id, Offer.id).where(Offer.wave_id == wave.id)).all()
+        )
+        shift_rows = [
+            {"offer_id": ids[p.reservist_id], "shift_id": shift_id, "status": OfferShiftStatus.OFFERED.value}
+            for p in offers
+            for shift_id in sorted(set(p.shift_ids))
+        ]
+        db.session.execute(OfferShift.__table__.insert(), shift_rows)
+    refresh_offered(set().union(*shift_sets))
     add_job(
         db.session,
         "callups.send_wave",

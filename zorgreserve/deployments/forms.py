@@ -178,7 +178,30 @@ class HeadcountForm(FlaskForm):
     places = IntegerField(
         _l("People needed per shift"),
         validators=[InputRequired(), NumberRange(min=1, max=1000)],
-        description=_l("Applies to every shift that has not started. After approval it can only go up."),
+        description=_l(
+            "Applies to every shift that has not started. After approval it can only go up; "
+            "one shift's places can be lowered in the list of shifts."
+        ),
+    )
+
+
+class ShiftPlacesForm(FlaskForm):
+    """One shift's places (the small form per row of the shift list, and its confirmation page)."""
+
+    places = IntegerField(
+        _l("People needed"),
+        validators=[
+            InputRequired(_l("Enter the number of people needed.")),
+            NumberRange(
+                min=1, max=1000, message=_l("Ask for at least 1 person; cancel the shift to need nobody.")
+            ),
+        ],
+    )
+    #: How many bookings the institution agreed to cancel (set by the confirmation page).
+    release = IntegerField(validators=[Optional(), NumberRange(min=1, max=1000)])
+    reason = TextAreaField(
+        _l("Reason (optional, told to the people whose booking is cancelled)"),
+        validators=[Optional(), Length(max=2000)],
     )
 
 

@@ -7,9 +7,14 @@
   (``callups.waves.start_callups``, which finds the wave when it exists).
 - ``deployments.request_changed`` (args ``request_id``, ``change``, ``shift_ids``)
   is written when a running request changes: ``headcount`` (places went up),
-  ``shifts_added``, ``shift_cancelled``, ``cancelled`` or ``closed``. More places
-  → the next wave is considered now; a cancelled shift or request → open offers
-  are withdrawn. Telling booked reservists about cancellations is booking's part.
+  ``shifts_added``, ``places_reduced``, ``shift_cancelled``, ``cancelled`` or
+  ``closed``, and when a place reopens (``booking_cancelled`` by the reservist,
+  ``booking_rejected`` by a coordinator). A place more or a place reopened → the
+  call-up clock's next step is taken now (``escalation.consider``: the stand-by
+  list first, then a new wave, or the ``too_near`` alert); a cancelled shift or
+  request, or places lowered until the shift is full → open offers are withdrawn
+  and their holders told. Booked reservists are told by the change itself, in
+  its own transaction (``callups.changes``).
 
 Both handlers are idempotent: running one twice changes nothing the second time.
 """
@@ -50,25 +55,37 @@ def request_opened(request_id: int) -> None:
     log.info("deployment request %s: first wave %s", request_id, wave.id if wave else None)
 
 
+#: Changes that open places: the call-up clock's next step is taken at once.
+MORE_PLACES = frozenset({"headcount", "shifts_added", "booking_cancelled", "booking_rejected"})
+
+
 def request_changed(request_id: int, change: str, shift_ids: list[int] | None = None) -> None:
     """A running request changed: withdraw offers that can no longer be answered, or call up more.
 
     ``cancelled``/``closed``: every open offer is withdrawn. ``shift_cancelled``: the
-    shift is taken out of open offers. ``headcount``/``shifts_added``: more places,
-    so the next wave is considered now instead of at the next tick (if a wave is
-    still out, the tick sends the next one when it closes).
+    shift is taken out of open offers. ``places_reduced``: offers of shifts now full
+    are withdrawn (their holders told). :data:`MORE_PLACES`: the next step is
+    considered now instead of at the next tick — the stand-by list first, then a
+    new wave (if a wave is still out, the tick sends the next one when it closes).
+    Running it twice changes nothing the second time: withdrawn offers are not
+    open any more, messages have unique dedupe keys, and the wave number is unique.
     """
     from zorgreserve.callups import booking, escalation
+    from zorgreserve.callups.waves import refresh_offered
 
     now = utcnow()
     log.info("deployment request %s changed: %s (%s shifts)", request_id, change, len(shift_ids or []))
     if change in ("cancelled", "closed"):
         escalation.withdraw_open_offers(request_id, now)
         return
-    if change == "shift_cancelled":
-        booking.withdraw_open_offers_for_filled_shifts(db.session, shift_ids or [], now)
+    if change in ("shift_cancelled", "places_reduced"):
+        booking.withdraw_open_offers_for_filled_shifts(
+            db.session, shift_ids or [], now, notify_all=change == "places_reduced"
+        )
+        refresh_offered(shift_ids or [])
         return
-    if change in ("headcount", "shifts_added"):
+    if change in MORE_PLACES:
         request = db.session.get(DeploymentRequest, request_id)
         if request is not None:
+            escalation.close_waves(now)  # waves left without open offers by the change, as the tick would
             escalation.consider(request, now)

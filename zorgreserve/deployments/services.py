@@ -7,7 +7,11 @@ Lifecycle (``docs/deployments.md``)::
     cancelled from any state that is not final (rejected, closed, cancelled)
 
 - A draft or submitted request may be changed entirely. After the decision only
-  its headcount may go up, and shifts may be added or cancelled.
+  its headcount may go up (for all shifts at once), one shift's places may go up
+  or down, and shifts may be added or cancelled. Bookings a change takes back
+  (a cancelled shift, fewer places than booked: the latest bookings first) are
+  cancelled in the same transaction and their people told at once
+  (``zorgreserve.callups.changes``).
 - The regional coordinator of the request's region, or a national coordinator,
   approves or rejects. When the surge phase in effect in that region approves
   requests automatically, submitting approves at once (recorded as a decision
@@ -78,6 +82,31 @@ class RequestError(ValueError):
 
 class IllegalTransition(RequestError):
     """The request is not in a state that allows this step."""
+
+
+class ReleaseNeeded(RequestError):
+    """Fewer places than people booked: say how many bookings would go, and ask to confirm."""
+
+    def __init__(self, *, places: int, booked: int) -> None:
+        self.places, self.booked, self.count = places, booked, booked - places
+        super().__init__(
+            _l(
+                "%(booked)s people are booked on this shift, more than %(places)s. Lowering it cancels "
+                "the bookings made last, and those people are told at once.",
+                booked=booked,
+                places=places,
+            ),
+            field="places",
+        )
+
+
+@dataclass(frozen=True)
+class PlacesChange:
+    """What setting one shift's places did: the number before and after, and the bookings released."""
+
+    before: int
+    after: int
+    released: tuple[int, ...] = ()
 
 
 @dataclass
@@ -533,20 +562,33 @@ def open_request(request: DeploymentRequest, actor: User | None) -> None:
     refresh_fill_state(request)
 
 
-def cancel(user: User, request: DeploymentRequest, reason: str) -> None:
-    """Cancel a request at any time before it ended (institution staff or a deciding coordinator)."""
+def cancel(user: User, request: DeploymentRequest, reason: str) -> int:
+    """Cancel a request at any time before it ended (institution staff or a deciding coordinator).
+
+    Every shift that has not ended is cancelled, and with it every booking still
+    accepted or approved on it; each person is told at once. Returns how many
+    bookings were cancelled.
+    """
     if not (is_member(user, request) or can_decide(user, request)):
         raise PermissionError("not allowed to cancel this request")
     reason = _clean_reason(reason, required=True)
     was_running = request.status_enum in RUNNING
-    _transition(request, "cancel", user, reason)
+    _transition(request, "cancel", user, reason)  # flushes: the request row is ours first
     request.reason = reason
     now = utcnow()
-    for shift in request.active_shifts:
+    cancelled = []
+    for shift in sorted(request.active_shifts, key=lambda s: s.id):
         if shift.end_at > now:
             shift.state, shift.cancelled_at, shift.cancel_reason = ShiftState.CANCELLED.value, now, reason
-    if was_running:
-        _changed(request, "cancelled")
+            cancelled.append(shift.id)
+    db.session.flush()  # the shifts are cancelled (and their rows ours) before their bookings are read
+    if not was_running:
+        return 0
+    from zorgreserve.callups.changes import cancel_bookings
+
+    bookings = cancel_bookings(db.session, request.id, cancelled, actor=user, now=now)
+    _changed(request, "cancelled")
+    return len(bookings)
 
 
 def close(user: User | None, request: DeploymentRequest, reason: str | None = None) -> None:
@@ -659,20 +701,28 @@ def add_shifts(user: User, request: DeploymentRequest, pattern: ShiftPattern) ->
     return shifts
 
 
-def cancel_shift(user: User, request: DeploymentRequest, shift: Shift, reason: str | None) -> None:
-    """Cancel one shift that has not started; the last remaining one needs the whole request cancelled."""
+def cancel_shift(user: User, request: DeploymentRequest, shift: Shift, reason: str | None) -> int:
+    """Cancel one shift that has not started; the last remaining one needs the whole request cancelled.
+
+    After the decision a reason is required. Every booking on the shift still
+    accepted or approved is cancelled and its person told at once; offers for it
+    are withdrawn (``callups.changes``). Returns how many bookings were cancelled.
+    """
     _require_member(user, request)
     _require_changeable(request)
     if not shift.is_active:
         raise RequestError(_l("This shift has been cancelled already."))
-    if shift.start_at <= utcnow():
+    now = utcnow()
+    if shift.start_at <= now:
         raise RequestError(_l("This shift has started already."))
     if len(request.active_shifts) == 1:
         raise RequestError(_l("This is the last shift of the request: cancel the request instead."))
     reason = _clean_reason(reason, required=request.status_enum not in EDITABLE)
-    shift.state, shift.cancelled_at, shift.cancel_reason = ShiftState.CANCELLED.value, utcnow(), reason
+    # Locks in one order: the request row (its version) first, then the shift, then its bookings.
     _touch(request)
     _event(request, "shift_cancelled", request.status, user, reason)
+    db.session.flush()
+    shift.state, shift.cancelled_at, shift.cancel_reason = ShiftState.CANCELLED.value, now, reason
     db.session.flush()
     record(
         "deployment_request.shift_cancelled",
@@ -681,9 +731,14 @@ def cancel_shift(user: User, request: DeploymentRequest, shift: Shift, reason: s
         subject_id=request.id,
         shift_id=shift.id,
     )
-    if request.status_enum in RUNNING:
-        _changed(request, "shift_cancelled", [shift.id])
-        refresh_fill_state(request)
+    if request.status_enum not in RUNNING:
+        return 0
+    from zorgreserve.callups.changes import cancel_bookings
+
+    bookings = cancel_bookings(db.session, request.id, [shift.id], actor=user, now=now)
+    _changed(request, "shift_cancelled", [shift.id])
+    refresh_fill_state(request)
+    return len(bookings)
 
 
 def set_headcount(user: User, request: DeploymentRequest, places: int) -> int:
@@ -702,7 +757,13 @@ def set_headcount(user: User, request: DeploymentRequest, places: int) -> int:
         raise RequestError(_l("No shift of this request lies ahead."), field="places")
     decided = request.status_enum not in EDITABLE
     if decided and any(s.places > places for s in upcoming):
-        raise RequestError(_l("After approval the headcount can only go up."), field="places")
+        raise RequestError(
+            _l(
+                "After approval the headcount of all shifts can only go up. "
+                "To need fewer people on a shift, change its places in the list of shifts."
+            ),
+            field="places",
+        )
     changed = [s for s in upcoming if s.places != places]
     for shift in changed:
         shift.places = places
@@ -723,6 +784,95 @@ def set_headcount(user: User, request: DeploymentRequest, places: int) -> int:
         _changed(request, "headcount", [s.id for s in changed])
         refresh_fill_state(request)
     return len(changed)
+
+
+def set_shift_places(
+    user: User,
+    request: DeploymentRequest,
+    shift: Shift,
+    places: int,
+    *,
+    release: int | None = None,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> PlacesChange:
+    """Set the people needed on one shift that has not started, before or after the decision.
+
+    - More places: the next call-up step is taken at once (the stand-by list first).
+    - Fewer, but not fewer than booked: open places close; a shift now full has its
+      outstanding offers withdrawn, and their holders are told.
+    - Fewer than booked: the most recently booked are cancelled (last in, first out)
+      and told at once — only when ``release`` says how many the institution agreed
+      to, having seen it; otherwise (or when bookings came in meanwhile)
+      :class:`ReleaseNeeded` says how many it would be, and nothing changes.
+
+    The same number twice changes nothing the second time. Raises
+    :class:`RequestError` for a number out of range, a cancelled or started shift
+    or an ended request.
+    """
+    _require_member(user, request)
+    _require_changeable(request)
+    check_places(places)
+    now = now or utcnow()
+    if not shift.is_active:
+        raise RequestError(_l("This shift has been cancelled."), field="places")
+    if shift.start_at <= now:
+        raise RequestError(_l("This shift has started already."), field="places")
+    reason = _clean_reason(reason, required=False)
+    before = shift.places
+    if places == before:
+        return PlacesChange(before, places)
+    if places < shift.booked and release != shift.booked - places:
+        raise ReleaseNeeded(places=places, booked=shift.booked)
+    # Locks in one order: the request row (its version) first, then the shift, then its bookings.
+    _touch(request)
+    _event(request, "shift_places", request.status, user, reason=f"{before} → {places}")
+    db.session.flush()
+    shift = db.session.scalars(
+        select(Shift)
+        .where(Shift.id == shift.id)
+        .with_for_update(key_share=True, of=Shift)
+        .execution_options(populate_existing=True)
+    ).one()
+    before = shift.places  # as locked (the page may have shown an older number)
+    released: list[Any] = []
+    if places < shift.booked:
+        if release != shift.booked - places:  # bookings came in since the page was shown: ask again
+            raise ReleaseNeeded(places=places, booked=shift.booked)
+        from zorgreserve.callups.changes import release_latest
+
+        released = release_latest(db.session, shift, places, actor=user, reason=reason, now=now)
+    else:
+        shift.places = places
+        db.session.flush()
+    record(
+        "deployment_request.shift_places",
+        actor=user,
+        subject_type="deployment_request",
+        subject_id=request.id,
+        shift_id=shift.id,
+        before=before,
+        after=places,
+        released=len(released),
+    )
+    if request.status_enum in RUNNING:
+        if places > before:
+            _changed(request, "headcount", [shift.id])
+        else:
+            _withdraw_if_full(shift, now)
+            _changed(request, "places_reduced", [shift.id])
+        refresh_fill_state(request)
+    return PlacesChange(before, places, tuple(b.id for b in released))
+
+
+def _withdraw_if_full(shift: Shift, now: datetime) -> None:
+    """A shift made full by fewer places: its offers go now (not those being answered: the job follows)."""
+    from zorgreserve.callups.booking import withdraw_open_offers_for_filled_shifts
+    from zorgreserve.callups.waves import refresh_offered
+
+    if shift.booked >= shift.places:
+        withdraw_open_offers_for_filled_shifts(db.session, [shift.id], now, notify_all=True, skip_locked=True)
+        refresh_offered([shift.id])
 
 
 # Lists -----------------------------------------------------------------------------

@@ -13,8 +13,10 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from zorgreserve import db
@@ -33,6 +35,7 @@ from zorgreserve.deployments.forms import (
     OptionalReasonForm,
     ReasonForm,
     RequestDetailsForm,
+    ShiftPlacesForm,
 )
 from zorgreserve.deployments.models import EDITABLE, FINAL, RUNNING, DeploymentRequest, RequestStatus
 from zorgreserve.deployments.patterns import PlannedShift
@@ -104,6 +107,21 @@ def _show_error(form: Any, exc: services.RequestError) -> None:
 def _stale() -> Any:
     db.session.rollback()
     flash(_("This request was changed in the meantime. Check it and try again."), "error")
+
+
+def _busy() -> Any:
+    """Another change held the same rows too long (or crossed this one): nothing changed, try again."""
+    db.session.rollback()
+    flash(
+        _("Someone else was changing this request at the same moment. Nothing changed; please try again."),
+        "error",
+    )
+
+
+def _told(count: int) -> str:
+    return ngettext(
+        "%(num)d booked person is told at once.", "%(num)d booked people are told at once.", count
+    )
 
 
 # Institution pages -----------------------------------------------------------------
@@ -188,10 +206,14 @@ def _render_detail(deployment_request: DeploymentRequest, status: int = 200, **f
     headcount = forms.get("headcount_form") or HeadcountForm(
         places=max((s.places for s in deployment_request.active_shifts), default=1)
     )
+    from zorgreserve.callups.followup import at_risk
+
     return (
         render_template(
             "deployments/detail.html",
             req=deployment_request,
+            at_risk=at_risk([deployment_request.id], utcnow()).get(deployment_request.id, {}),
+            max_places=services.max_places(),
             member=member,
             decider=decider,
             editable=deployment_request.status_enum in EDITABLE,
@@ -335,20 +357,73 @@ def cancel_shift(request_id: int, shift_id: int) -> Any:
     form = OptionalReasonForm() if deployment_request.status_enum in EDITABLE else ReasonForm()
     if form.validate_on_submit():
         try:
-            services.cancel_shift(current_user, deployment_request, shift, form.reason.data)
+            told = services.cancel_shift(current_user, deployment_request, shift, form.reason.data)
             db.session.commit()
         except services.RequestError as exc:
             db.session.rollback()
             _show_error(form, exc)
         except StaleDataError:
             _stale()
+        except OperationalError:
+            _busy()
         else:
-            flash(_("The shift has been cancelled."), "success")
+            flash(_("The shift has been cancelled.") + (" " + _told(told) if told else ""), "success")
             return redirect(url_for("deployments.detail", request_id=deployment_request.id))
     return (
         render_template("deployments/cancel_shift.html", form=form, req=deployment_request, shift=shift),
         400 if request.method == "POST" else 200,
     )
+
+
+@bp.route("/<int:request_id>/shifts/<int:shift_id>/places", methods=["POST"])
+@roles(STAFF)
+def shift_places(request_id: int, shift_id: int) -> Any:
+    """Raise or lower one shift's places; fewer than booked asks to confirm who goes (the latest booked)."""
+    deployment_request = _member_request_or_404(request_id)
+    try:
+        shift = services.shift_of(deployment_request, shift_id)
+    except services.NotInScope:
+        abort(404)
+    form = ShiftPlacesForm()
+    if not form.validate_on_submit():
+        for error in form.places.errors or form.release.errors or form.reason.errors:
+            flash(str(error), "error")
+        return _render_detail(deployment_request, 400)
+    try:
+        change = services.set_shift_places(
+            current_user,
+            deployment_request,
+            shift,
+            form.places.data,
+            release=form.release.data,
+            reason=form.reason.data,
+        )
+        db.session.commit()
+    except services.ReleaseNeeded as exc:
+        db.session.rollback()
+        form.release.data = exc.count
+        return render_template(
+            "deployments/shift_places.html", form=form, req=deployment_request, shift=shift, need=exc
+        )
+    except services.RequestError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return _render_detail(deployment_request, 400)
+    except StaleDataError:
+        _stale()
+    except OperationalError:
+        _busy()
+    else:
+        if change.before == change.after:
+            flash(_("Nothing changed: the shift already needs this many people."), "success")
+        else:
+            message = _(
+                "The shift now needs %(places)s people (was %(before)s).",
+                places=change.after,
+                before=change.before,
+            )
+            flash(message + (" " + _told(len(change.released)) if change.released else ""), "success")
+    return redirect(url_for("deployments.detail", request_id=deployment_request.id))
 
 
 @bp.route("/<int:request_id>/cancel", methods=["GET", "POST"])
@@ -363,15 +438,17 @@ def cancel(request_id: int) -> Any:
     form = ReasonForm()
     if form.validate_on_submit():
         try:
-            services.cancel(current_user, deployment_request, form.reason.data)
+            told = services.cancel(current_user, deployment_request, form.reason.data)
             db.session.commit()
         except services.RequestError as exc:
             db.session.rollback()
             _show_error(form, exc)
         except StaleDataError:
             _stale()
+        except OperationalError:
+            _busy()
         else:
-            flash(_("The request has been cancelled."), "success")
+            flash(_("The request has been cancelled.") + (" " + _told(told) if told else ""), "success")
             return redirect(url_for("deployments.detail", request_id=deployment_request.id))
     return (
         render_template("deployments/cancel.html", form=form, req=deployment_request),

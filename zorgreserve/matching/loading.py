@@ -55,6 +55,7 @@ from zorgreserve.reservists.models import (
     ReservistStatus,
     Verification,
 )
+from zorgreserve.shifts.models import TimesheetEntry
 
 CHUNK = 5000
 #: The largest travel distance a reservist can declare (the check constraint on ``reservist``).
@@ -66,6 +67,9 @@ RECENT_DAYS = 28
 WORKTIME_REACH = timedelta(days=9)
 #: Bookings that count as "deployed" for fairness (accepted but not yet approved does not).
 DEPLOYED = frozenset({BookingStatus.APPROVED, BookingStatus.CHECKED_IN, BookingStatus.COMPLETED})
+#: How far recorded times may lie outside the planned ones and still be found by the planned-time
+#: filters (check-in before the start, check-out or a correction after the end).
+ACTUAL_MARGIN = timedelta(hours=24)
 
 
 def among(session: Session, column: ColumnElement[int], ids: list[int]) -> ColumnElement[bool]:
@@ -441,7 +445,7 @@ class Person:
     skills: set[int] = field(default_factory=set)
     regions: set[int] = field(default_factory=set)  # regions they are willing to serve in
     availability: Availability = field(default_factory=Availability)
-    bookings: list[tuple[int, datetime, datetime]] = field(default_factory=list)  # active, near the shifts
+    bookings: list[tuple[int, datetime, datetime]] = field(default_factory=list)  # active, near; actual times
     held: list[tuple[int, datetime, datetime]] = field(default_factory=list)  # open offers, near the shifts
     recent_hours: float = 0.0
     last_deployment: datetime | None = None
@@ -530,21 +534,25 @@ def complete_people(
             )
         ):
             people[rid].regions.add(region_id)
-        for rid, shift_id, status, start, end in session.execute(
-            select(
-                Booking.reservist_id, Booking.shift_id, Booking.status, Booking.start_at, Booking.end_at
-            ).where(
+        # Recorded times replace the planned ones (see :func:`worked_times`): one LEFT JOIN.
+        start_at, end_at, break_minutes = worked_times()
+        for rid, shift_id, status, start, end, pause in session.execute(
+            select(Booking.reservist_id, Booking.shift_id, Booking.status, start_at, end_at, break_minutes)
+            .outerjoin(TimesheetEntry, TimesheetEntry.booking_id == Booking.id)
+            .where(
                 among(session, Booking.reservist_id, part),
                 Booking.status.in_(active),
-                Booking.end_at > min(lo, recent_from),
-                Booking.start_at < hi,
+                Booking.end_at > min(lo, recent_from) - ACTUAL_MARGIN,
+                Booking.start_at < hi + ACTUAL_MARGIN,
             )
         ):
+            if end <= start:  # cannot be recorded on the roster; nothing sensible to count
+                continue
             person = people[rid]
-            if end > lo:
+            if end > lo and start < hi:
                 person.bookings.append((shift_id, start, end))
             if status in deployed and recent_from <= start < now:
-                person.recent_hours += (min(end, now) - start).total_seconds() / 3600
+                person.recent_hours += max(0.0, (min(end, now) - start).total_seconds() - pause * 60) / 3600
         for rid, last in session.execute(
             select(Booking.reservist_id, func.max(Booking.start_at))
             .where(
@@ -576,6 +584,21 @@ def complete_people(
         person.held.sort()
         person.qualifications.sort(key=lambda q: (q[0], q[1], q[2] or date.max))
         person.big.sort(key=lambda b: (b[0], b[1] or date.max))
+
+
+def worked_times() -> tuple[ColumnElement[datetime], ColumnElement[datetime], ColumnElement[int]]:
+    """A booking's start, end and break as worked, for a query joining ``timesheet_entry`` (outer).
+
+    The times the institution recorded on the roster replace the planned ones: from the actual
+    start to the actual end, the break inside (a break is not rest), so a shift that ran late
+    pushes the next rest back. Checked in but not out: the actual start and the planned end.
+    Nothing recorded: the planned times. Hours worked are end − start − break (up to now).
+    """
+    return (
+        func.coalesce(TimesheetEntry.actual_start_at, Booking.start_at).label("worked_start"),
+        func.coalesce(TimesheetEntry.actual_end_at, Booking.end_at).label("worked_end"),
+        func.coalesce(TimesheetEntry.break_minutes, 0).label("worked_break"),
+    )
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -9,11 +9,42 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.header import Header
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from flask_mailman import EmailMessage
+
+
+@lru_cache(maxsize=256)
+def _encoded_subject(subject: str) -> str:
+    """``subject`` as RFC 2047 encoded words on one line (ASCII, so Flask-Mailman only folds it)."""
+    try:
+        subject.encode("ascii")
+    except UnicodeEncodeError:
+        return " ".join(Header(subject, "utf-8").encode().split())
+    return subject
+
+
+class PreparedEmail(EmailMessage):
+    """An e-mail whose non-ASCII subject is encoded once per text, not once per message.
+
+    Encoding a header such as "reageer vóór" (the standard library measures every
+    possible split of the quoted-printable form) cost more CPU than everything else
+    in building a call-up e-mail; a wave sends the same subject thousands of times.
+    ``subject`` keeps the readable text (the locmem outbox of the tests shows it);
+    only the MIME message carries the encoded form.
+    """
+
+    def message(self) -> Any:
+        readable = self.subject
+        self.subject = _encoded_subject(str(readable))
+        try:
+            return super().message()
+        finally:
+            self.subject = readable
 
 
 @contextmanager
@@ -33,7 +64,7 @@ def send_mail(*, to: str, template: str, locale: str, **context: Any) -> None:
     with public_url_context(), force_locale(locale):
         subject = render_template(f"{template}.subject.txt", **context).strip()
         body = render_template(f"{template}.txt", **context)
-    message = EmailMessage(
+    message = PreparedEmail(
         subject=subject,
         body=body,
         from_email=current_app.config["MAIL_DEFAULT_SENDER"],

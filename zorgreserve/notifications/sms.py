@@ -2,8 +2,17 @@
 
 Backends: ``console`` (development: prints to the log, number masked), ``file``
 (one JSON line per message in ``SMS_FILE_PATH``), ``recorder`` (keeps messages
-in memory for tests). A provider backend is added by the call-up work; it must
-accept an idempotency key so a retried send never reaches a phone twice.
+in memory for tests) and ``vonage`` (the Vonage SMS API, :mod:`zorgreserve.notifications.vonage`;
+its signed webhooks are read in ``zorgreserve/callups/views.py``).
+
+A backend tells the sender how a refusal should be treated: :class:`SmsRejected`
+means this message can never go out (an invalid or barred number), so it is marked
+failed at once; any other exception (:class:`SmsTemporaryFailure` for a provider
+that is throttling or down) is retried with backoff. ``idempotent`` says whether
+the backend accepts a repeated idempotency key once. The development backends do;
+Vonage has no send-side idempotency key, so for it the sender commits "sent" after
+every message and the dedupe row and claim are what keep a message to one phone
+(docs/callups.md, "Provider set-up: Vonage").
 """
 
 from __future__ import annotations
@@ -32,12 +41,29 @@ class SmsMessage:
     sent_at: datetime = field(default_factory=utcnow)
 
 
+class SmsRejected(Exception):
+    """The provider refused this message for good (invalid or barred number, ...): retrying cannot help."""
+
+
+class SmsTemporaryFailure(Exception):
+    """The provider could not take the message now (throttled, down, credit or credentials): retry later."""
+
+
 class SmsBackend(Protocol):
+    #: A repeated idempotency key reaches the phone once (the sender may then batch its "sent" commits).
+    idempotent: bool
+
     def send(self, message: SmsMessage) -> str:
-        """Hand the message to the provider; return the provider's message id."""
+        """Hand the message to the provider; return the provider's message id.
+
+        Raises :class:`SmsRejected` when this message can never be sent, anything else
+        (preferably :class:`SmsTemporaryFailure`) when a later attempt may succeed.
+        """
 
 
 class ConsoleBackend:
+    idempotent = True
+
     def send(self, message: SmsMessage) -> str:
         log.info("SMS to …%s (%s chars): %s", message.to[-2:], len(message.body), message.body)
         return f"console-{message.idempotency_key}"
@@ -50,6 +76,8 @@ class FileBackend:
     same key; the file (shared by every worker process, hence the lock) then shows what a
     phone would receive.
     """
+
+    idempotent = True
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
@@ -68,6 +96,8 @@ class FileBackend:
 
 class RecorderBackend:
     """Keeps every message; a repeated idempotency key is accepted but not stored twice."""
+
+    idempotent = True
 
     def __init__(self) -> None:
         self.messages: list[SmsMessage] = []
@@ -91,7 +121,11 @@ def get_backend() -> SmsBackend:
         return FileBackend(current_app.config["SMS_FILE_PATH"])
     if name == "recorder":
         return _recorder
-    raise ValueError(f"unknown SMS_BACKEND {name!r} (console, file or recorder)")
+    if name == "vonage":
+        from zorgreserve.notifications.vonage import backend_from_config
+
+        return backend_from_config(current_app.config)
+    raise ValueError(f"unknown SMS_BACKEND {name!r} (console, file, recorder or vonage)")
 
 
 def recorder() -> RecorderBackend:

@@ -24,7 +24,6 @@ from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from flask_mailman import EmailMessage
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -34,7 +33,7 @@ from zorgreserve.callups.models import Booking, BookingStatus, Message, MessageS
 from zorgreserve.callups.sending import channels_of
 from zorgreserve.db import utcnow
 from zorgreserve.deployments.models import DeploymentRequest, Shift, ShiftState
-from zorgreserve.notifications.mail import public_url_context
+from zorgreserve.notifications.mail import PreparedEmail, public_url_context
 from zorgreserve.reservists.models import Reservist
 
 log = logging.getLogger(__name__)
@@ -166,7 +165,7 @@ def _send_one(message: Message, ctx: dict[str, Any]) -> str | None:
             )
         subject = render_template(f"shifts/email/{message.kind}.subject.txt", **ctx).strip()
         body = render_template(f"shifts/email/{message.kind}.txt", **ctx)
-        EmailMessage(
+        PreparedEmail(
             subject=subject,
             body=body,
             from_email=current_app.config["MAIL_DEFAULT_SENDER"],

@@ -27,6 +27,7 @@ from zorgreserve.db import utcnow
 from zorgreserve.deployments.models import DeploymentRequest, Shift, ShiftState
 from zorgreserve.jobs.services import add_job
 from zorgreserve.reservists.models import Reservist
+from zorgreserve.shifts.models import TimesheetEntry
 
 B = BookingStatus
 
@@ -172,28 +173,75 @@ def cancel(reservist: Reservist, item: MyShift, reason: str | None, now: datetim
 
 
 @dataclass(frozen=True)
+class DoneShift:
+    """A deployment done, with the hours it counts for."""
+
+    item: MyShift
+    hours: float
+    #: True: the actual hours the institution confirmed; False: the shift's scheduled hours.
+    confirmed: bool
+
+    @property
+    def booking(self) -> Booking:
+        return self.item.booking
+
+    @property
+    def shift(self) -> Shift:
+        return self.item.shift
+
+    @property
+    def request(self) -> DeploymentRequest:
+        return self.item.request
+
+
+@dataclass(frozen=True)
 class HoursSummary:
-    items: list[MyShift]
+    items: list[DoneShift]
     total_hours: float
     deployments: int
     institutions: list[str]
     first: datetime | None
     last: datetime | None
 
+    @property
+    def confirmed_hours(self) -> float:
+        return round(sum(i.hours for i in self.items if i.confirmed), 2)
+
 
 def hours_worked(reservist: Reservist, now: datetime | None = None) -> HoursSummary:
     """Deployments done: shifts that have ended, booked and approved (or checked in / completed).
 
-    Hours are the shift's scheduled hours; a shift the institution cancelled, a
-    no-show and a booking never approved do not count.
+    Each counts the actual hours (end − start − break) once the institution
+    has confirmed them, and the shift's scheduled hours otherwise (not yet
+    recorded, or recorded but not confirmed); the item says which. A shift the
+    institution cancelled, a no-show, a cancelled booking and a booking never
+    approved do not count.
     """
     now = now or utcnow()
     _upcoming, past = my_shifts(reservist, now)
-    items = [
+    done = [
         i
         for i in past
         if i.booking.status in {s.value for s in DONE} and i.shift.state == ShiftState.ACTIVE.value
     ]
+    entries = {
+        e.booking_id: e
+        for e in db.session.scalars(
+            select(TimesheetEntry).where(TimesheetEntry.booking_id.in_([i.booking.id for i in done]))
+        )
+    }
+    items = []
+    for item in done:
+        entry = entries.get(item.booking.id)
+        if (
+            item.booking.status == B.COMPLETED.value
+            and entry is not None
+            and entry.confirmed_at is not None
+            and entry.worked_hours is not None
+        ):
+            items.append(DoneShift(item, entry.worked_hours, True))
+        else:
+            items.append(DoneShift(item, round(item.hours, 2), False))
     institutions = sorted({i.request.institution.name for i in items})
     return HoursSummary(
         items=items,
