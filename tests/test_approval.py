@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from icalendar import Calendar
 from sqlalchemy import func, select
 
@@ -130,3 +131,44 @@ def test_bulk_approval_of_a_request_approves_its_pending_bookings(world, ctx):
         db.session.scalar(select(func.count()).select_from(Booking).where(Booking.status == "approved")) == 3
     )
     assert [p.first_name for p in approval.approved_people(req.id)] != []
+
+
+class Died(BaseException):
+    """Stands for the web process dying: nothing in the accept may catch it."""
+
+
+def test_a_follow_up_lost_after_the_booking_committed_is_done_by_its_job(world, ctx, monkeypatch, run_jobs):
+    """The booking commits with a job that repeats its follow-up: automatic approval is not lost."""
+    from zorgreserve.callups import booking
+    from zorgreserve.callups.models import Offer
+
+    w = world
+    with english(ctx):
+        surge.declare(w.coordinator_x, region_id=w.region_x.id, phase_code="2B", reason="Golf van patiënten")
+        db.session.commit()
+        req = open_request(w, places=1)
+        shift = req.shifts[0]
+        person, waiting = reservist(), reservist()
+        offer, other = offer_for(person, req, [shift]), offer_for(waiting, req, [shift])
+
+    def dies(*_args, **_kwargs):
+        raise Died
+
+    monkeypatch.setattr(booking, "_after_booking", dies)
+    with english(ctx), pytest.raises(Died):
+        accept(offer, [shift])
+    db.session.rollback()
+    item = db.session.scalar(select(Booking).where(Booking.shift_id == shift.id))
+    assert item is not None and item.status == "accepted"  # committed, follow-up lost
+    assert fresh(Offer, other.id).status == "sent"
+    monkeypatch.undo()
+
+    run_jobs()
+    db.session.expire_all()
+    assert fresh(Booking, item.id).status == "approved" and fresh(Shift, shift.id).approved == 1
+    assert fresh(Offer, other.id).status == "withdrawn"
+    assert fresh(DeploymentRequest, req.id).status == RequestStatus.FILLED.value
+    kinds = db.session.scalars(select(Message.kind).where(Message.booking_id == item.id)).all()
+    assert sorted(kinds) == ["confirmation", "confirmation"]
+    run_jobs()  # once more: nothing changes, nothing is sent twice
+    assert len(db.session.scalars(select(Message.id).where(Message.booking_id == item.id)).all()) == 2

@@ -151,6 +151,10 @@ def test_the_institution_sees_first_names_of_accepted_people_only(client, offere
     login_as(world.coordinator_x)
     page = client.get(f"/requests/{request.id}/callups").get_data(as_text=True)
     assert user.full_name in page and other_user.full_name in page
+    # States in words: the accepted offer, the other withdrawn (the place filled), each message's channel.
+    rows = page.split('data-testid="offer-row"')[1:]
+    assert any(">accepted (" in row for row in rows) and any(">withdrawn<" in row for row in rows)
+    assert "SMS: sent" in page and "e-mail: sent" in page
 
 
 def test_other_institutions_and_regions_do_not_see_the_call_ups(client, offered, login_as, world):

@@ -264,3 +264,41 @@ def test_worker_killed_mid_wave_every_reservist_gets_exactly_one_sms(live, tmp_p
     assert len(lines) == OFFERS and at_kill < len(lines)
     assert db.session.scalar(select(func.count()).select_from(Wave).where(Wave.id == wave_id)) == 1
     db.session.remove()
+
+
+def test_two_senders_claiming_at_the_same_moment_take_different_batches(live):
+    """A sender never waits for (and then loses) the rows another is claiming: it takes the next ones.
+
+    Waiting, the second sender of a wave found every row it had picked claimed once the
+    first committed, and stopped until the claims went stale: the wave went out at the
+    speed of one sender.
+    """
+    from zorgreserve.callups import sending
+
+    with live.app.test_request_context():
+        wave_id, _phones = _wave_of_500()
+        sending.ensure_offer_messages(db.session.get(Wave, wave_id))
+        db.session.commit()
+        engine = db.session.get_bind()
+        db.session.remove()
+    with engine.connect() as other:
+        transaction = other.begin()
+        # Another sender in the middle of its claim: the first 50 queued rows are locked, not yet claimed.
+        held = list(
+            other.scalars(
+                select(Message.id)
+                .where(Message.wave_id == wave_id)
+                .order_by(Message.id)
+                .limit(50)
+                .with_for_update()
+            )
+        )
+        with live.app.app_context():
+            started = time.monotonic()
+            claimed = sending._claim(Message.wave_id == wave_id, 50, utcnow())
+            waited = time.monotonic() - started
+            db.session.remove()
+        transaction.rollback()
+    assert len(claimed) == 50 and not set(claimed) & set(held)
+    assert min(claimed) > max(held)
+    assert waited < 2  # passed over, not waited for (the lock timeout is 3 s)

@@ -1,6 +1,6 @@
 """Follow-up waves: a reopened place goes to the stand-by list first, then to new people; too near a
-shift start it raises the coordinators' alert instead; a no-show on a multi-day request flags the
-person's later bookings."""
+shift start it raises the coordinators' alert instead; a no-show on a multi-day request releases the
+person's later bookings and their places go to others."""
 
 from __future__ import annotations
 
@@ -161,11 +161,12 @@ def test_too_near_the_start_a_reopened_place_raises_the_alert_and_no_wave(app, w
     assert 'data-testid="attention"' in page and "starts too soon" in page
 
 
-def test_a_no_show_on_a_multi_day_request_flags_the_later_bookings_and_alerts_coordinators(
-    world, ctx, client, login_as
+def test_a_no_show_on_a_multi_day_request_gives_the_later_shifts_to_others(
+    app, world, ctx, client, login_as, run_jobs, mail_outbox
 ):
     w = world
     with english(ctx):
+        reservists(6)  # people matching would call up
         req = _open(w, days=3, places=1)
         first, second, third = req.shifts
         someone = person()
@@ -174,25 +175,30 @@ def test_a_no_show_on_a_multi_day_request_flags_the_later_bookings_and_alerts_co
         db.session.commit()
         assert approval.approve_all(w.coordinator_x, req) == 3
         db.session.commit()
+        run_jobs()  # the hand-off finds the first wave; the confirmations go out
+        recorder_before = len(sms_to(someone, "booking_no_show:"))
         missed = db.session.scalar(select(Booking).where(Booking.shift_id == first.id))
-        roster.no_show(w.staff_a, missed, first, now=first.start_at + timedelta(hours=1))
+        during = first.start_at + timedelta(hours=1)
+        roster.no_show(w.staff_a, missed, first, now=during)
         db.session.commit()
-    assert len(result.booked) == 3
-    during = first.start_at + timedelta(hours=1)
-    assert followup.at_risk([req.id], during) == {req.id: {second.id: 1, third.id: 1}}
-    # The later bookings stay (the person may have been ill for a day); no place reopens, no wave.
-    assert {fresh(Booking, b).status for b in result.booking_ids[1:]} == {"approved"}
-    assert [(s.places, s.booked) for s in fresh(DeploymentRequest, req.id).shifts] == [(1, 1)] * 3
-    assert escalation.alerts_for([req.id], during) == {req.id: "no_show"}
-    # Once the later shifts have begun, nothing is at risk any more.
-    assert followup.at_risk([req.id], third.start_at + timedelta(minutes=1)) == {}
-
-    login_as(w.coordinator_x)
-    overview = client.get("/requests/overview").text
-    assert 'data-testid="attention"' in overview and "did not come to a shift" in overview
-    login_as(w.staff_a)
-    detail = client.get(f"/requests/{req.id}").text
-    assert detail.count('data-testid="at-risk"') == 2 and "1 booking at risk" in detail
+    assert len(result.booked) == 3 and recorder_before == 0
+    # The later bookings are given back at once; the missed one stays a no-show.
+    assert fresh(Booking, missed.id).status == "no_show"
+    assert {fresh(Booking, b).status for b in result.booking_ids[1:]} == {"cancelled"}
+    assert [(s.places, s.booked) for s in fresh(DeploymentRequest, req.id).shifts] == [(1, 1), (1, 0), (1, 0)]
+    assert followup.at_risk([req.id], during) == {}
+    with english(ctx), time_machine.travel(during, tick=True):  # the worker, an hour into the first shift
+        run_jobs()
+    # Told once per channel, per released booking, with whom to call if it was a mistake.
+    assert len(sms_to(someone, "booking_no_show:")) == 2
+    mails = [m for m in mail_outbox if "given to others" in m.subject and someone.email in m.to]
+    assert len(mails) == 2 and req.contact_name in mails[0].body
+    # The reopened places went out at once, in a new wave to other people.
+    newest = _waves(req.id)[-1]
+    assert newest.number > 1 and newest.offers
+    assert someone.id not in {o.reservist_id for o in newest.offers}
+    assert {s.shift_id for o in newest.offers for s in o.shifts} == {second.id, third.id}
+    assert escalation.alerts_for([req.id], during) == {}
 
 
 def test_a_one_day_no_show_flags_nothing(world, ctx):

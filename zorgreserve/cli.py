@@ -59,6 +59,9 @@ def run(host: str, port: int) -> None:
             extra = "  (+ TOTP: zorgreserve demo totp)" if login["totp"] else ""
             click.echo(f"  {login['role']:<24} {login['email']}{extra}")
     click.echo(f"\nZorgreserve runs on http://{host}:{port}\n")
+    from zorgreserve.app import freeze_startup_objects
+
+    freeze_startup_objects()
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
@@ -125,6 +128,9 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
             "REDIS_URL is not set. Without Redis the queue runs inside `zorgreserve run`; "
             "set REDIS_URL to run separate workers."
         )
+    from zorgreserve.app import freeze_startup_objects
+
+    freeze_startup_objects()  # before RQ forks a work horse per job
     run_worker(app, queues or QUEUE_NAMES, burst=burst)
 
 

@@ -145,6 +145,21 @@ def transaction() -> Iterator[Any]:
         session.remove()
 
 
+def insert_ignoring_duplicates(session: Any, table: Any) -> Any:
+    """An ``INSERT`` for the session's dialect, to finish with ``.on_conflict_do_nothing(...)``.
+
+    Both PostgreSQL and SQLite know ``ON CONFLICT DO NOTHING``; writing rows that
+    may exist already (messages by dedupe key) this way takes one statement instead of
+    a look-up, a savepoint and an insert per row.
+    """
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
+
+
 def import_models() -> None:
     """Import every model module so the metadata is complete (Alembic, create_all)."""
     from zorgreserve import models  # noqa: F401

@@ -47,6 +47,8 @@ from typing import Any
 
 import click
 
+from zorgreserve.app import freeze_startup_objects
+
 BENCH_DOMAIN = "bench-callups.zorgreserve.invalid"
 TARGET_WAVE_SECONDS = 10.0
 TARGET_THROTTLED_RATIO = 1.1
@@ -318,6 +320,7 @@ def _run_wave(
     if workers > 1:
         db.session.remove()
         db.get_engine().dispose()
+        freeze_startup_objects()  # as `zorgreserve worker` does before it starts
         context = multiprocessing.get_context("fork")
         stop, results = context.Event(), context.Queue()
         children = [
@@ -518,6 +521,7 @@ def _run_accepts(
 
     db.session.remove()
     db.get_engine().dispose()
+    freeze_startup_objects()  # as zorgreserve.wsgi does in every web process
     context = multiprocessing.get_context("fork")
     ready, results, go = context.Queue(), context.Queue(), context.Event()
     offer_ids = setup.offer_ids

@@ -36,7 +36,7 @@ How one accept stays correct under any number of concurrent accepts:
    request — so concurrent accepts wait for each other but never deadlock.
 6. The shift rows stay locked only from the conditional updates to the commit:
    when places were taken, :func:`accept` commits at once (with a
-   ``callups.withdraw_filled`` job for shifts now full), and only then, in the
+   ``callups.after_booking`` job that repeats the follow-up), and only then, in the
    caller's transaction and with no shift locked, withdraws other offers of the
    filled shifts (skipping offers locked by their own answer at this moment:
    they will find the shift full; the job finishes the rest), refreshes the
@@ -47,6 +47,7 @@ Services never commit, with that one exception; the caller commits once more.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +56,7 @@ from flask import current_app
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from zorgreserve.audit.services import record
 from zorgreserve.callups.models import (
@@ -73,6 +75,8 @@ from zorgreserve.deployments.models import DeploymentRequest, Shift, ShiftState
 from zorgreserve.jobs.services import add_job
 from zorgreserve.matching import worktime
 from zorgreserve.reservists.models import Reservist
+
+log = logging.getLogger(__name__)
 
 OS = OfferShiftStatus
 
@@ -372,6 +376,11 @@ def _accept(
         booked = _book_all(session, offer, rows, result, kept, reservist.id, channel=channel, now=now)
         if booked is not None:
             return booked
+        # A place went while this accept waited for it: read the counters again, so that a shift
+        # now full is answered "stand-by" below without queueing on its row a second time.
+        session.scalars(
+            select(Shift).where(Shift.id.in_([s.id for s in kept])).execution_options(populate_existing=True)
+        ).all()
 
     bookings: dict[int, Booking] = {}
     for shift in sorted(kept, key=lambda s: s.id):
@@ -423,19 +432,11 @@ def _accept(
     filled = list(
         session.scalars(select(Shift.id).where(Shift.id.in_(result.booked), Shift.booked >= Shift.places))
     )
-    if filled:
-        # Safety net, in the booking's own transaction: withdrawal below is done at once, but a
-        # crash before the caller's commit would leave it undone; the job finishes it (idempotent).
-        add_job(
-            session,
-            "callups.withdraw_filled",
-            {"shift_ids": filled},
-            description=f"withdraw offers of filled shifts of request {offer.request_id}",
-        )
+    _queue_follow_up(session, offer, result.booked)
     # The places are taken: commit now, so that the shift rows are locked only from the conditional
     # update to here, never while the follow-up below runs (the other accepts queue on that lock).
     session.commit()
-    _after_booking(session, offer.id, offer.request_id, result.booked, filled, now)
+    _follow_up_now(session, offer, result.booked, filled, now)
     return result
 
 
@@ -494,6 +495,9 @@ def _book_all(
                 standby=[],
                 refused={str(k): v for k, v in result.refused.items()},
             )
+            # The follow-up job is written before the places are taken: between the conditional
+            # updates and the commit nothing else may hold the shift rows.
+            _queue_follow_up(session, offer, result.booked)
             session.flush()
             filled = []
             for shift in ordered:
@@ -515,16 +519,44 @@ def _book_all(
     except (_NoPlace, IntegrityError):
         result.booked, result.booking_ids = [], []
         return None
-    if filled:
-        add_job(
-            session,
-            "callups.withdraw_filled",
-            {"shift_ids": filled},
-            description=f"withdraw offers of filled shifts of request {offer.request_id}",
-        )
     session.commit()
-    _after_booking(session, offer.id, offer.request_id, result.booked, filled, now)
+    _follow_up_now(session, offer, result.booked, filled, now)
     return result
+
+
+def _follow_up_now(
+    session: Session, offer: Offer, booked: list[int], filled: list[int], now: datetime
+) -> None:
+    """Run the follow-up of a committed booking; a lock held too long here is left to the job.
+
+    The booking stands whatever happens now, so a lock timeout in the follow-up must not
+    turn the accept into "try again": its transaction is rolled back and the
+    ``callups.after_booking`` job queued with the booking does the work.
+    """
+    try:
+        _after_booking(session, offer.id, offer.request_id, booked, filled, now)
+    except OperationalError as exc:
+        if not _is_lock_timeout(exc):
+            raise
+        session.rollback()
+        log.warning("offer %s: follow-up left to its job (lock timeout)", offer.id)
+
+
+def _queue_follow_up(session: Session, offer: Offer, booked: list[int]) -> None:
+    """Safety net, in the booking's own transaction: the follow-up again, as a job.
+
+    The accept runs the follow-up itself right after its commit (withdrawal of the
+    filled shifts' other offers, the request's fill state, automatic approval). A
+    process that dies between that commit and the follow-up would leave it undone; the
+    job, which exists exactly when the booking does, finishes it. Every step is
+    idempotent, so running it after a follow-up that did complete changes nothing.
+    """
+    add_job(
+        session,
+        "callups.after_booking",
+        {"offer_id": offer.id, "request_id": offer.request_id, "booked": booked},
+        description=f"follow-up of a booking on request {offer.request_id}",
+    )
 
 
 def _queue_booking_messages(session: Session, offer_id: int, messages: list[int]) -> None:
@@ -819,8 +851,17 @@ def _withdraw(
         )
     )
     emptied = [o for o in locked if o.id not in left]
-    for offer in emptied:
-        offer.status = OfferStatus.WITHDRAWN.value
+    if emptied:
+        # One statement for all (a filled shift withdraws hundreds of offers at once, while the
+        # accepts still arriving wait for CPU); the loaded objects are told the new value.
+        session.execute(
+            update(Offer)
+            .where(Offer.id.in_([o.id for o in emptied]))
+            .values(status=OfferStatus.WITHDRAWN.value)
+            .execution_options(synchronize_session=False)
+        )
+        for offer in emptied:
+            set_committed_value(offer, "status", OfferStatus.WITHDRAWN.value)
     session.flush()
     if emptied:
         record(
@@ -851,8 +892,24 @@ def _listing(session: Session, offers: list[Offer], shift_ids: list[int]) -> lis
     return [o for o in offers if o.id in listing]
 
 
+def after_booking_job(offer_id: int, request_id: int, booked: list[int]) -> None:
+    """Outbox job ``callups.after_booking``: a committed booking's follow-up (:func:`_queue_follow_up`)."""
+    from zorgreserve import db
+    from zorgreserve.db import utcnow
+
+    now = utcnow()
+    withdraw_open_offers_for_filled_shifts(db.session, booked, now)  # those now full (or cancelled)
+    refresh_request(db.session, request_id)
+    bookings = list(
+        db.session.scalars(select(Booking).where(Booking.offer_id == offer_id, Booking.shift_id.in_(booked)))
+    )
+    _queue_booking_messages(
+        db.session, offer_id, _approve_if_automatic(db.session, request_id, bookings, now)
+    )
+
+
 def withdraw_filled_job(shift_ids: list[int]) -> None:
-    """Outbox job ``callups.withdraw_filled``: finish a withdrawal an accept had to leave."""
+    """Outbox job ``callups.withdraw_filled`` (jobs queued before ``callups.after_booking`` replaced it)."""
     from zorgreserve import db
     from zorgreserve.db import utcnow
 

@@ -70,7 +70,7 @@ B = BookingStatus
 #: Bookings a change by the institution still takes back (later ones record what happened on the day).
 HELD = (B.ACCEPTED.value, B.APPROVED.value)
 #: Message kinds written here, sent by ``callups.booking_messages`` (see ``confirmations.TEMPLATES``).
-CANCELLED, RELEASED = "booking_cancelled", "booking_released"
+CANCELLED, RELEASED, NO_SHOW = "booking_cancelled", "booking_released", "booking_no_show"
 #: Message kind of the notice that an offer was withdrawn, sent by ``callups.send_messages``.
 WITHDRAWN = "offer_withdrawn"
 #: Messages per sending job (the size of a wave's batch).
@@ -198,6 +198,63 @@ def release_latest(
         )
     _tell(session, latest, RELEASED, shift.request_id)
     return latest
+
+
+def release_after_no_show(session: Session, missed: Booking, *, actor: Any, now: datetime) -> list[Booking]:
+    """A no-show on a shift of a multi-day request gives the person's later shifts of it to others.
+
+    Someone who did not come (and did not call) cannot be counted on for the next
+    days of the same request; waiting to find out leaves the ward short again.
+    Their later bookings on the request that have not started are cancelled, each
+    told at once (a mistake is put right by calling the contact person, who can ask
+    a coordinator to book them again), and the places reopen: the
+    ``deployments.request_changed`` job offers them to the shifts' stand-by lists
+    first, then to a new wave (or alerts coordinators when a shift starts too soon).
+    Returns the bookings released; none on a single-shift request.
+    """
+    missed_shift = session.get(Shift, missed.shift_id)
+    if missed_shift is None:
+        return []
+    later = list(
+        session.scalars(
+            select(Booking)
+            .join(Shift, Shift.id == Booking.shift_id)
+            .where(
+                Booking.reservist_id == missed.reservist_id,
+                Booking.status.in_(HELD),
+                Shift.request_id == missed_shift.request_id,
+                Shift.start_at > max(missed_shift.start_at, now),
+            )
+            .order_by(Booking.id)
+            .with_for_update(key_share=True, of=Booking)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if not later:
+        return []
+    _take_back(session, later, None, now)
+    for booking in later:
+        record(
+            "booking.released_after_no_show",
+            actor=actor,
+            subject_type="booking",
+            subject_id=booking.id,
+            shift_id=booking.shift_id,
+            reservist_id=booking.reservist_id,
+            missed_booking_id=missed.id,
+        )
+    _tell(session, later, NO_SHOW, missed_shift.request_id)
+    add_job(
+        session,
+        "deployments.request_changed",
+        {
+            "request_id": missed_shift.request_id,
+            "change": "booking_cancelled",
+            "shift_ids": [b.shift_id for b in later],
+        },
+        description=f"places reopened after a no-show on request {missed_shift.request_id}",
+    )
+    return later
 
 
 def _tell(session: Session, bookings: Sequence[Booking], kind: str, request_id: int) -> list[int]:

@@ -26,7 +26,6 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 from icalendar import Calendar, Event
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from zorgreserve import db
@@ -45,6 +44,7 @@ TEMPLATES = {
     "rejected": "confirmation_rejected",
     "booking_cancelled": "booking_cancelled",
     "booking_released": "booking_released",
+    "booking_no_show": "booking_no_show",
 }
 
 
@@ -77,27 +77,30 @@ def queue_messages(
     wave's messages by offer, and these are not offers (the stand-by message
     finds its offer through its key, ``standby:<offer id>``).
     """
-    new: list[int] = []
-    for channel in _channels(reservist, kind):
-        dedupe = f"{key}:{channel}"
-        if session.scalar(select(Message.id).where(Message.dedupe_key == dedupe)) is not None:
-            continue
-        message = Message(
-            dedupe_key=dedupe,
-            kind=kind,
-            channel=channel,
-            reservist_id=reservist.id,
-            request_id=request_id,
-            booking_id=booking_id,
-        )
-        try:
-            with session.begin_nested():
-                session.add(message)
-                session.flush()
-        except IntegrityError:
-            continue  # written by a concurrent run: it will be sent once, by whichever job has it
-        new.append(message.id)
-    return new
+    rows = [
+        {
+            "dedupe_key": f"{key}:{channel}",
+            "kind": kind,
+            "channel": channel,
+            "reservist_id": reservist.id,
+            "request_id": request_id,
+            "booking_id": booking_id,
+            "status": MessageStatus.QUEUED.value,
+            "attempts": 0,
+            "created_at": utcnow(),
+        }
+        for channel in _channels(reservist, kind)
+    ]
+    if not rows:
+        return []
+    # One statement; a key written before (or by a concurrent run, which then sends it) is skipped.
+    statement = (
+        db.insert_ignoring_duplicates(session, Message.__table__)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Message.id)
+    )
+    return sorted(session.scalars(statement))
 
 
 # iCalendar -----------------------------------------------------------------------------------

@@ -44,8 +44,6 @@ from typing import Any
 from flask import current_app, render_template, url_for
 from flask_babel import force_locale
 from sqlalchemy import String, and_, cast, func, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
 from zorgreserve import db
@@ -134,20 +132,13 @@ def ensure_offer_messages(wave: Wave) -> int:
         )
         columns = ["dedupe_key", "kind", "channel", "reservist_id", "request_id", "offer_id", "wave_id"]
         statement = (
-            _insert(Message.__table__)
+            db.insert_ignoring_duplicates(db.session, Message.__table__)
             .from_select([*columns, "status", "attempts", "created_at"], rows)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(Message.id)
         )
         written += len(db.session.execute(statement).all())
     return written
-
-
-def _insert(table: Any) -> Any:
-    """``INSERT`` of the session's dialect (both know ``ON CONFLICT DO NOTHING``)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return postgresql_insert(table)
-    return sqlite_insert(table)
 
 
 class Pacer:
@@ -353,8 +344,16 @@ def _claim(condition: Any, limit: int, now: datetime) -> list[int]:
         Message.status == MessageStatus.QUEUED.value,
         or_(Message.claimed_at.is_(None), Message.claimed_at < stale),
     )
+    # SKIP LOCKED: rows another sender is claiming at this moment are passed over, not waited for
+    # (waiting, this sender would find them all claimed when the other commits, and stop).
     candidates = list(
-        db.session.scalars(select(Message.id).where(condition, free).order_by(Message.id).limit(limit))
+        db.session.scalars(
+            select(Message.id)
+            .where(condition, free)
+            .order_by(Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
     )
     if not candidates:
         return []

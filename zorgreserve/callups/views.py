@@ -50,6 +50,29 @@ COORDINATORS = (Role.REGIONAL_COORDINATOR, Role.NATIONAL_COORDINATOR)
 OFFERS_SHOWN = 500
 
 
+def offer_labels() -> dict[str, str]:
+    return {
+        "pending": _("not sent yet"),
+        "sent": _("waiting for an answer"),
+        "accepted": _("accepted"),
+        "partially_accepted": _("partly accepted"),
+        "declined": _("declined"),
+        "expired": _("no answer in time"),
+        "withdrawn": _("withdrawn"),
+    }
+
+
+def message_labels() -> dict[str, str]:
+    return {
+        "sms": _("SMS"),
+        "email": _("e-mail"),
+        "queued": _("queued"),
+        "sent": _("sent"),
+        "delivered": _("delivered"),
+        "failed": _("failed"),
+    }
+
+
 def refusal_labels() -> dict[str, str]:
     return {
         booking.OVERLAP: _("you have another shift at that time"),
@@ -358,6 +381,8 @@ def request_callups(request_id: int) -> Any:
         failed=failed or 0,
         form=ControlForm(),
         shown_limit=OFFERS_SHOWN,
+        offer_labels=offer_labels(),
+        message_labels=message_labels(),
     )
 
 

@@ -28,6 +28,7 @@ from zorgreserve import db
 from zorgreserve.accounts.models import User
 from zorgreserve.accounts.roles import Role
 from zorgreserve.audit.services import record
+from zorgreserve.callups.changes import release_after_no_show
 from zorgreserve.callups.models import Booking, BookingStatus
 from zorgreserve.coordination.filters import LOCAL
 from zorgreserve.db import utcnow
@@ -412,3 +413,5 @@ def no_show(user: User, booking: Booking, shift: Shift, now: datetime | None = N
         shift_id=shift.id,
         reservist_id=booking.reservist_id,
     )
+    # On a multi-day request the person's later shifts go to others (docs/shifts.md, "No-shows").
+    release_after_no_show(db.session, booking, actor=user, now=now)
