@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.conftest import _TMP, scratch_postgres_database
 from tests.deployments_support import day_pattern, details_for, location_for
@@ -24,7 +24,7 @@ from tests.factories import InstitutionFactory, ReservistFactory, UserFactory, r
 from zorgreserve import db
 from zorgreserve.accounts.roles import Role
 from zorgreserve.callups import booking
-from zorgreserve.callups.models import Booking, Offer, OfferShift, Wave
+from zorgreserve.callups.models import Booking, Offer, OfferShift, StandbyEntry, Wave
 from zorgreserve.db import utcnow
 from zorgreserve.deployments import services
 from zorgreserve.deployments.models import Shift
@@ -68,11 +68,11 @@ def _world() -> SimpleNamespace:
     return SimpleNamespace(staff=staff, coordinator=coordinator, location=location)
 
 
-def _open_request(world: SimpleNamespace, places: int) -> Any:
+def _open_request(world: SimpleNamespace, places: int, days: int = 1) -> Any:
     req, _ = services.create_request(
         world.staff,
         details_for(world.location),
-        day_pattern(days=1, places=places),
+        day_pattern(days=days, places=places),
         idempotency_key=uuid.uuid4().hex,
         submit=True,
     )
@@ -176,3 +176,57 @@ def test_fifty_concurrent_accepts_of_one_offer_book_once_and_all_say_accepted(li
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
     assert db.session.get(Shift, shift_id).booked == 1
+
+
+def _another_offer(request_id: int, reservist_id: int, shift_ids: list[int]) -> int:
+    """One more offer in the request's first wave."""
+    offer = Offer(
+        wave_id=db.session.scalar(select(Wave.id).where(Wave.request_id == request_id, Wave.number == 1)),
+        request_id=request_id,
+        reservist_id=reservist_id,
+        code=uuid.uuid4().hex[:8].upper(),
+        status="sent",
+        expires_at=utcnow() + timedelta(hours=1),
+    )
+    offer.shifts = [OfferShift(shift_id=sid) for sid in shift_ids]
+    db.session.add(offer)
+    db.session.commit()
+    return offer.id
+
+
+@pytest.mark.parametrize("live_db", ["postgres"], indirect=True)
+def test_an_accept_finding_every_free_place_being_taken_goes_on_stand_by_without_waiting(live_db):
+    """The place tokens: while other accepts hold every free place of a shift, an accept books
+    nothing there and is answered "stand-by" at once; its other shift is booked; once a holder
+    gives up, the next accept takes the place."""
+    world = _world()
+    req = _open_request(world, places=2, days=2)
+    busy, other = sorted(s.id for s in req.shifts)
+    first, second = ReservistFactory(), ReservistFactory()
+    (offer_busy,) = _offers(req, [first], [busy])
+    db.session.commit()
+    holder = live_db.engine.connect()
+    transaction = holder.begin()
+    try:
+        for place in (1, 2):  # two accepts in flight, one per free place
+            holder.execute(text("SELECT pg_advisory_xact_lock(:s, :k)"), {"s": busy, "k": place})
+        result = _accept_in_thread(live_db.app, offer_busy, [busy], None)
+        assert not isinstance(result, Exception), result
+        assert result.booked == [] and result.standby == [busy]
+        # An offer with both shifts: the free one is booked, the busy one is stand-by.
+        both_id = _another_offer(req.id, second.id, [busy, other])
+        mixed = _accept_in_thread(live_db.app, both_id, [busy, other], None)
+        assert not isinstance(mixed, Exception), mixed
+        assert mixed.booked == [other] and mixed.standby == [busy]
+    finally:
+        transaction.rollback()  # the accepts in flight gave up: their places are free again
+        holder.close()
+    db.session.remove()
+    assert db.session.get(Shift, busy).booked == 0
+    standby = db.session.scalars(select(StandbyEntry.reservist_id).where(StandbyEntry.shift_id == busy)).all()
+    assert sorted(standby) == sorted([first.id, second.id])
+    offer_third = _another_offer(req.id, ReservistFactory().id, [busy])
+    later = _accept_in_thread(live_db.app, offer_third, [busy], None)
+    assert not isinstance(later, Exception) and later.booked == [busy]
+    db.session.remove()
+    assert db.session.get(Shift, busy).booked == 1

@@ -23,7 +23,10 @@ How one accept stays correct under any number of concurrent accepts:
    shift). The night-series rule is not monotone (see
    :mod:`zorgreserve.matching.worktime`), so after booking, when some chosen
    shifts went to stand-by, the set actually booked is checked again.
-4. A place is taken by one conditional update — ``UPDATE shift SET booked =
+4. On PostgreSQL each chosen shift with a free place needs a token first, taken without
+   waiting (:func:`_places_in_flight`): when every free place is being taken by accepts in
+   flight, the shift is answered "stand-by" at once instead of queueing on its row to lose.
+5. A place is taken by one conditional update — ``UPDATE shift SET booked =
    booked + 1 WHERE id = :id AND booked < places AND state = 'active'`` — in one
    savepoint with the insert of the booking. In the usual case (every chosen
    shift read with a free place) the bookings, the answer and the audit rows are
@@ -32,17 +35,19 @@ How one accept stays correct under any number of concurrent accepts:
    full, the reservist goes on its stand-by list. An integrity error (the unique
    shift/reservist pair, or on PostgreSQL the exclusion constraint on overlapping
    active bookings) rolls the savepoint back, counter included.
-5. Locks are always taken in the same order — offer, reservist, shifts by id,
+6. Locks are always taken in the same order — offer, reservist, shifts by id,
    request — so concurrent accepts wait for each other but never deadlock.
-6. The shift rows stay locked only from the conditional updates to the commit:
+7. The shift rows stay locked only from the conditional updates to the commit:
    when places were taken, :func:`accept` commits at once (with a
    ``callups.after_booking`` job that repeats the follow-up), and only then, in the
    caller's transaction and with no shift locked, withdraws other offers of the
    filled shifts (skipping offers locked by their own answer at this moment:
-   they will find the shift full; the job finishes the rest), refreshes the
-   request's fill state and approves automatically where the surge phase says so.
+   they will find the shift full; the job finishes the rest) and commits that, then
+   refreshes the request's fill state (unless another follow-up holds the request)
+   and approves automatically where the surge phase says so.
 
-Services never commit, with that one exception; the caller commits once more.
+Services never commit, with that exception (the booking, then the withdrawal); the caller
+commits once more.
 """
 
 from __future__ import annotations
@@ -53,11 +58,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from zorgreserve import db
 from zorgreserve.audit.services import record
 from zorgreserve.callups.models import (
     ACTIVE_BOOKING,
@@ -71,6 +77,7 @@ from zorgreserve.callups.models import (
     OfferStatus,
     StandbyEntry,
 )
+from zorgreserve.db import utcnow
 from zorgreserve.deployments.models import DeploymentRequest, Shift, ShiftState
 from zorgreserve.jobs.services import add_job
 from zorgreserve.matching import worktime
@@ -150,6 +157,12 @@ def _lock_reservist(session: Session, reservist_id: int) -> Reservist | None:
 
 
 def _offer_shifts(session: Session, offer_id: int) -> dict[int, OfferShift]:
+    """The offer's shifts, read after the offer's lock was granted.
+
+    Not joined to the locking statement: after waiting for the lock PostgreSQL returns
+    the offer as committed by the answer it waited for, but joined rows as they were
+    when the statement began, so a repeated answer would see its shifts still offered.
+    """
     rows = session.scalars(
         select(OfferShift).where(OfferShift.offer_id == offer_id).execution_options(populate_existing=True)
     )
@@ -373,6 +386,12 @@ def _accept(
             result.rules[shift_id] = codes
 
     if kept and all(s.booked < s.places for s in kept):
+        # Shifts whose every free place another accept is taking right now are answered "stand-by"
+        # at once, instead of writing a booking only to queue behind the others and lose.
+        in_flight = _places_in_flight(session, kept)
+        result.standby.extend(sorted(in_flight))
+        kept = [s for s in kept if s.id not in in_flight]
+    if kept and not result.standby and all(s.booked < s.places for s in kept):
         booked = _book_all(session, offer, rows, result, kept, reservist.id, channel=channel, now=now)
         if booked is not None:
             return booked
@@ -408,7 +427,14 @@ def _accept(
     _record_answer(session, offer, rows, result, channel=channel, now=now)
     if result.standby:
         _add_standby(session, reservist.id, offer.id, result.standby)
-        _queue_booking_messages(session, offer.id, _standby_messages(session, reservist, offer))
+        # The "you are on the stand-by list" messages are written by their job: the answer page
+        # already says so, and the burst of answers to a wave is the moment to do least.
+        add_job(
+            session,
+            "callups.standby_messages",
+            {"offer_id": offer.id},
+            description=f"stand-by messages for offer {offer.id}",
+        )
     for shift_id in result.booked:
         record(
             "booking.created",
@@ -438,6 +464,42 @@ def _accept(
     session.commit()
     _follow_up_now(session, offer, result.booked, filled, now)
     return result
+
+
+#: One token among the places not booked now (the counters as committed at this statement).
+_TAKE_TOKEN = text(
+    "SELECT k FROM shift, generate_series(shift.booked + 1, shift.places) AS k"
+    " WHERE shift.id = :shift_id AND shift.state = 'active'"
+    " AND pg_try_advisory_xact_lock(shift.id, k) LIMIT 1"
+)
+
+
+def _places_in_flight(session: Session, shifts: list[Shift]) -> set[int]:
+    """The shifts (ids) whose every free place another transaction is taking at this moment.
+
+    On PostgreSQL each free place of a shift has a token, a transaction-level advisory
+    lock keyed ``(shift id, place number)`` for the places after those booked (as committed
+    at that moment). An accept takes one without waiting
+    (``pg_try_advisory_xact_lock``) and holds it until its commit. When the burst of a
+    wave's first answers comes in, the accepts beyond the number of places find every
+    token held, and are answered "stand-by" straight away: without this each of them
+    wrote a booking, queued on the shift's row behind the bookings in flight and lost.
+
+    The token only decides who may try; the conditional update still decides who gets
+    the place, so a stale token (counters changed since they were read) can cost a wait
+    but never a place too many. If a token holder then books nothing (a refusal, a crash)
+    a place stays free while those turned away wait on the stand-by list: the shift's
+    other offers stay open, and the call-up clock asks the stand-by list first.
+    SQLite, which runs one writer at a time, has nothing to take.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return set()
+    busy: set[int] = set()
+    for shift in sorted(shifts, key=lambda s: s.id):
+        token = session.execute(_TAKE_TOKEN, {"shift_id": shift.id}).scalar()
+        if token is None:
+            busy.add(shift.id)
+    return busy
 
 
 def _book_all(
@@ -666,17 +728,17 @@ def _record_answer(
 
 
 def _add_standby(session: Session, reservist_id: int, offer_id: int, shift_ids: list[int]) -> None:
-    already = set(
-        session.scalars(
-            select(StandbyEntry.shift_id).where(
-                StandbyEntry.reservist_id == reservist_id, StandbyEntry.shift_id.in_(shift_ids)
-            )
+    """Put the reservist on the stand-by lists of ``shift_ids``; already there stays (first come)."""
+    session.execute(
+        db.insert_ignoring_duplicates(session, StandbyEntry.__table__)
+        .values(
+            [
+                {"shift_id": sid, "reservist_id": reservist_id, "offer_id": offer_id, "created_at": utcnow()}
+                for sid in shift_ids
+            ]
         )
+        .on_conflict_do_nothing(index_elements=["shift_id", "reservist_id"])
     )
-    for shift_id in shift_ids:
-        if shift_id not in already:
-            session.add(StandbyEntry(shift_id=shift_id, reservist_id=reservist_id, offer_id=offer_id))
-    session.flush()
 
 
 def _after_booking(
@@ -690,28 +752,39 @@ def _after_booking(
     """
     if filled:
         _withdraw(session, filled, now, exclude_offer=offer_id, skip_locked=True, notify=False)
-    refresh_request(session, request_id)
+        # Answers to the offers just withdrawn wait for these row locks: release them at once.
+        session.commit()
+    # Another booking of the request refreshing its fill state at this moment is not waited for:
+    # the job queued with this booking refreshes it again (concurrent accepts queued here one
+    # behind the other, each holding the request until its caller's commit).
+    refresh_request(session, request_id, skip_locked=True)
     bookings = list(
         session.scalars(select(Booking).where(Booking.offer_id == offer_id, Booking.shift_id.in_(booked)))
     )
     _queue_booking_messages(session, offer_id, _approve_if_automatic(session, request_id, bookings, now))
 
 
-def refresh_request(session: Session, request_id: int) -> DeploymentRequest:
+def refresh_request(
+    session: Session, request_id: int, *, skip_locked: bool = False
+) -> DeploymentRequest | None:
     """Lock the request, re-read its shifts' counters and set open / partially filled / filled.
 
     The row lock (taken after the shift locks, always) makes the last of several
     concurrent bookings see every counter, and keeps the request's version
-    counter from going stale under the ORM's optimistic check.
+    counter from going stale under the ORM's optimistic check. With ``skip_locked``
+    a request locked by another transaction is left alone and None returned: for
+    callers that have a job queued to refresh it again.
     """
     from zorgreserve.deployments.services import refresh_fill_state
 
     request = session.scalar(
         select(DeploymentRequest)
         .where(DeploymentRequest.id == request_id)
-        .with_for_update(key_share=True, of=DeploymentRequest)
+        .with_for_update(key_share=True, of=DeploymentRequest, skip_locked=skip_locked)
         .execution_options(populate_existing=True)
     )
+    if request is None and skip_locked:
+        return None
     assert request is not None
     session.scalars(
         select(Shift).where(Shift.request_id == request_id).execution_options(populate_existing=True)
@@ -726,12 +799,6 @@ def _approve_if_automatic(
     from zorgreserve.callups.approval import approve_automatically_if_policy
 
     return approve_automatically_if_policy(session, request_id, bookings, now)
-
-
-def _standby_messages(session: Session, reservist: Reservist, offer: Offer) -> list[int]:
-    from zorgreserve.callups.confirmations import queue_messages
-
-    return queue_messages(session, reservist, "standby", f"standby:{offer.id}", request_id=offer.request_id)
 
 
 # Decline -----------------------------------------------------------------------------------
@@ -779,7 +846,7 @@ def withdraw_open_offers_for_filled_shifts(
     places (:func:`zorgreserve.callups.changes.notify_withdrawn`). An offer withdrawn
     because other reservists filled the shift is not: the answer page says so.
     """
-    withdrawn, _skipped = _withdraw(
+    return _withdraw(
         session,
         shift_ids,
         now,
@@ -788,7 +855,6 @@ def withdraw_open_offers_for_filled_shifts(
         notify=True,
         notify_all=notify_all,
     )
-    return withdrawn
 
 
 def _withdraw(
@@ -800,10 +866,15 @@ def _withdraw(
     skip_locked: bool,
     notify: bool,
     notify_all: bool = False,
-) -> tuple[int, int]:
+) -> int:
+    """Withdraw the closed shifts among ``shift_ids`` from open offers; returns the offers emptied.
+
+    Plain statements on ids, no objects: when a shift fills, hundreds of offers are
+    withdrawn at once while the accepts still arriving wait for CPU and for these rows.
+    """
     ids = sorted(set(shift_ids))
     if not ids:
-        return 0, 0
+        return 0
     closed_rows = session.execute(
         select(Shift.id, Shift.state).where(
             Shift.id.in_(ids), (Shift.booked >= Shift.places) | (Shift.state != ShiftState.ACTIVE.value)
@@ -811,28 +882,22 @@ def _withdraw(
     ).all()
     closed = [shift_id for shift_id, _state in closed_rows]
     if not closed:
-        return 0, 0
-    candidates = select(OfferShift.offer_id).where(
+        return 0
+    listing = select(OfferShift.offer_id).where(
         OfferShift.shift_id.in_(closed), OfferShift.status == OS.OFFERED.value
     )
     if exclude_offer is not None:
-        candidates = candidates.where(OfferShift.offer_id != exclude_offer)
-    wanted = set(session.scalars(candidates.distinct()))
-    if not wanted:
-        return 0, 0
-    locked = list(
+        listing = listing.where(OfferShift.offer_id != exclude_offer)
+    offer_ids = list(
         session.scalars(
-            select(Offer)
-            .where(Offer.id.in_(sorted(wanted)), Offer.status.in_([s.value for s in OPEN_OFFER]))
+            select(Offer.id)
+            .where(Offer.id.in_(listing), Offer.status.in_([s.value for s in OPEN_OFFER]))
             .order_by(Offer.id)
             .with_for_update(key_share=True, skip_locked=skip_locked)
-            .execution_options(populate_existing=True)
         )
     )
-    skipped = len(wanted) - len(locked)
-    if not locked:
-        return 0, skipped
-    offer_ids = [o.id for o in locked]
+    if not offer_ids:
+        return 0
     session.execute(
         update(OfferShift)
         .where(
@@ -843,53 +908,58 @@ def _withdraw(
         .values(status=OS.WITHDRAWN.value, answered_at=now)
         .execution_options(synchronize_session=False)
     )
-    left = set(
-        session.scalars(
-            select(OfferShift.offer_id).where(
-                and_(OfferShift.offer_id.in_(offer_ids), OfferShift.status == OS.OFFERED.value)
-            )
-        )
+    still_offered = (
+        select(OfferShift.offer_id)
+        .where(OfferShift.offer_id == Offer.id, OfferShift.status == OS.OFFERED.value)
+        .exists()
     )
-    emptied = [o for o in locked if o.id not in left]
-    if emptied:
-        # One statement for all (a filled shift withdraws hundreds of offers at once, while the
-        # accepts still arriving wait for CPU); the loaded objects are told the new value.
-        session.execute(
+    emptied = list(
+        session.scalars(
             update(Offer)
-            .where(Offer.id.in_([o.id for o in emptied]))
+            .where(Offer.id.in_(offer_ids), ~still_offered)
             .values(status=OfferStatus.WITHDRAWN.value)
+            .returning(Offer.id)
             .execution_options(synchronize_session=False)
         )
-        for offer in emptied:
-            set_committed_value(offer, "status", OfferStatus.WITHDRAWN.value)
-    session.flush()
-    if emptied:
-        record(
-            "offer.withdrawn",
-            subject_type="deployment_request",
-            subject_id=emptied[0].request_id,
-            offers=len(emptied),
-            shift_ids=closed,
-        )
-        cancelled = [shift_id for shift_id, state in closed_rows if state != ShiftState.ACTIVE.value]
-        if notify and (notify_all or cancelled):
-            from zorgreserve.callups.changes import notify_withdrawn
+    )
+    # Objects of these rows already in the session are told the new values.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, OfferShift) and obj.offer_id in offer_ids and obj.shift_id in closed:
+            if obj.status == OS.OFFERED.value:
+                set_committed_value(obj, "status", OS.WITHDRAWN.value)
+                set_committed_value(obj, "answered_at", now)
+        elif isinstance(obj, Offer) and obj.id in emptied:
+            set_committed_value(obj, "status", OfferStatus.WITHDRAWN.value)
+    if not emptied:
+        return 0
+    request_id = session.scalar(select(Offer.request_id).where(Offer.id == emptied[0]))
+    record(
+        "offer.withdrawn",
+        subject_type="deployment_request",
+        subject_id=request_id,
+        offers=len(emptied),
+        shift_ids=closed,
+    )
+    cancelled = [shift_id for shift_id, state in closed_rows if state != ShiftState.ACTIVE.value]
+    if notify and (notify_all or cancelled):
+        from zorgreserve.callups.changes import notify_withdrawn
 
-            told = emptied if notify_all else _listing(session, emptied, cancelled)
-            notify_withdrawn(session, told, now)
-    return len(emptied), skipped
+        told = emptied if notify_all else _listing(session, emptied, cancelled)
+        notify_withdrawn(session, list(session.scalars(select(Offer).where(Offer.id.in_(told)))), now)
+    return len(emptied)
 
 
-def _listing(session: Session, offers: list[Offer], shift_ids: list[int]) -> list[Offer]:
-    """The offers among ``offers`` that listed one of ``shift_ids``."""
-    listing = set(
-        session.scalars(
-            select(OfferShift.offer_id).where(
-                OfferShift.offer_id.in_([o.id for o in offers]), OfferShift.shift_id.in_(shift_ids)
+def _listing(session: Session, offer_ids: list[int], shift_ids: list[int]) -> list[int]:
+    """The offers among ``offer_ids`` that listed one of ``shift_ids``."""
+    return sorted(
+        set(
+            session.scalars(
+                select(OfferShift.offer_id).where(
+                    OfferShift.offer_id.in_(offer_ids), OfferShift.shift_id.in_(shift_ids)
+                )
             )
         )
     )
-    return [o for o in offers if o.id in listing]
 
 
 def after_booking_job(offer_id: int, request_id: int, booked: list[int]) -> None:

@@ -103,6 +103,33 @@ def queue_messages(
     return sorted(session.scalars(statement))
 
 
+def send_standby_messages(offer_id: int) -> int:
+    """Outbox job ``callups.standby_messages``: tell an offer's holder they are on the stand-by list.
+
+    Written by the job, not by the accept that put them there (the burst of answers to a
+    wave is the moment to do least). Writing is idempotent by dedupe key and sending
+    takes only messages still queued, so a second run, or a run after a crash between
+    the two steps, sends each message once.
+    """
+    session = db.session
+    offer = session.get(Offer, offer_id)
+    if offer is None:
+        return 0
+    reservist = session.get(Reservist, offer.reservist_id)
+    if reservist is None:
+        return 0
+    key = f"standby:{offer.id}"
+    queue_messages(session, reservist, "standby", key, request_id=offer.request_id)
+    session.commit()
+    waiting = session.scalars(
+        select(Message.id).where(
+            Message.dedupe_key.in_([f"{key}:{channel}" for channel in Channel]),
+            Message.status == MessageStatus.QUEUED.value,
+        )
+    ).all()
+    return send_messages(list(waiting))
+
+
 # iCalendar -----------------------------------------------------------------------------------
 
 

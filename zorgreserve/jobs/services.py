@@ -42,6 +42,7 @@ HANDLERS: dict[str, str] = {
     "callups.send_wave": "zorgreserve.callups.sending:send_wave",
     "callups.send_messages": "zorgreserve.callups.sending:send_messages",
     "callups.booking_messages": "zorgreserve.callups.confirmations:send_messages",
+    "callups.standby_messages": "zorgreserve.callups.confirmations:send_standby_messages",
     "callups.withdraw_filled": "zorgreserve.callups.booking:withdraw_filled_job",
     "callups.after_booking": "zorgreserve.callups.booking:after_booking_job",
 }

@@ -108,9 +108,36 @@ def national_phase() -> SurgePhase:
 
 
 def effective_phase(region_id: int) -> EffectivePhase:
-    """The higher of the region's and the national phase; see the module docstring."""
-    regional = current_phase(region_id)
-    national = national_phase()
+    """The higher of the region's and the national phase; see the module docstring.
+
+    Both latest declarations in one statement (and the lowest phase in a second only
+    when one scope never declared): booking asks this on every accept.
+    """
+
+    def latest(scope: Any) -> Any:
+        return (
+            select(PhaseDeclaration.id)
+            .where(scope)
+            .order_by(PhaseDeclaration.declared_at.desc(), PhaseDeclaration.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    found = db.session.scalars(
+        select(PhaseDeclaration).where(
+            PhaseDeclaration.id.in_(
+                [
+                    latest(PhaseDeclaration.region_id == region_id),
+                    latest(PhaseDeclaration.region_id.is_(None)),
+                ]
+            )
+        )
+    ).all()
+    regional = next((d.phase for d in found if d.region_id == region_id), None)
+    national = next((d.phase for d in found if d.region_id is None), None)
+    if regional is None or national is None:
+        lowest = lowest_phase()
+        regional, national = regional or lowest, national or lowest
     phase = national if national.ordinal > regional.ordinal else regional
     return EffectivePhase(phase=phase, regional=regional, national=national)
 
