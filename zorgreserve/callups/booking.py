@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import literal, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -233,8 +233,8 @@ def _existing_work(session: Session, reservist_id: int, shifts: list[Shift]) -> 
     lo = min(s.start_at for s in shifts) - margin
     hi = max(s.end_at for s in shifts) + margin
     start_at, end_at, _break = worked_times()
-    bookings = session.execute(
-        select(start_at, end_at)
+    booked = (
+        select(start_at, end_at, literal(worktime.Kind.BOOKED.value).label("kind"))
         .select_from(Booking)
         .outerjoin(TimesheetEntry, TimesheetEntry.booking_id == Booking.id)
         .where(
@@ -243,20 +243,21 @@ def _existing_work(session: Session, reservist_id: int, shifts: list[Shift]) -> 
             Booking.end_at > lo - timedelta(days=1),
             Booking.start_at < hi,
         )
-    ).all()
+    )
+    other_work = select(
+        AvailabilityPeriod.starts_at, AvailabilityPeriod.ends_at, literal(worktime.Kind.OTHER_WORK.value)
+    ).where(
+        AvailabilityPeriod.reservist_id == reservist_id,
+        AvailabilityPeriod.kind == "unavailable",
+        AvailabilityPeriod.reason == "work",
+        AvailabilityPeriod.ends_at > lo,
+        AvailabilityPeriod.starts_at < hi,
+    )
+    # One round trip for both: every accept that gets this far asks it.
+    rows = session.execute(union_all(booked, other_work)).all()
     intervals = [
-        worktime.Interval(start, end, worktime.Kind.BOOKED) for start, end in bookings if end > start
+        worktime.Interval(start, end, worktime.Kind(kind)) for start, end, kind in rows if end > start
     ]
-    periods = session.execute(
-        select(AvailabilityPeriod.starts_at, AvailabilityPeriod.ends_at).where(
-            AvailabilityPeriod.reservist_id == reservist_id,
-            AvailabilityPeriod.kind == "unavailable",
-            AvailabilityPeriod.reason == "work",
-            AvailabilityPeriod.ends_at > lo,
-            AvailabilityPeriod.starts_at < hi,
-        )
-    ).all()
-    intervals += [worktime.Interval(start, end, worktime.Kind.OTHER_WORK) for start, end in periods]
     return intervals
 
 
@@ -345,13 +346,16 @@ def _accept(
     offer = _lock_offer(session, offer_id)
     if offer is None:
         raise OfferClosed("unknown")
-    rows = _offer_shifts(session, offer.id)
     closed = _closed_reason(offer, now)
     if closed is not None:
-        recorded = _recorded(rows, wanted)
-        if recorded is not None:
-            return recorded
+        # Most late answers are to offers withdrawn or expired unanswered: nothing recorded to
+        # repeat, so their shifts are not read (the burst after a shift fills is made of these).
+        if offer.answered_at is not None:
+            recorded = _recorded(_offer_shifts(session, offer.id), wanted)
+            if recorded is not None:
+                return recorded
         raise OfferClosed(closed)
+    rows = _offer_shifts(session, offer.id)
     reservist = _lock_reservist(session, offer.reservist_id)
     if reservist is None:
         raise OfferClosed("unknown")
