@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 
 from zorgreserve import db
 
@@ -235,7 +236,18 @@ def scratch_postgres_database(base_url: str, name: str) -> str:
         name = f"{name}_{url.database.removeprefix('zorgreserve_test_')}"[:63]
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for attempt in range(20):
+            try:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                break
+            except ProgrammingError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient privilege
+                    raise
+                # An autovacuum worker (a superuser's process) was busy in the old database: the
+                # test role may not end it. It finishes within moments; try again.
+                if attempt == 19:
+                    raise
+                time.sleep(0.5)
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)

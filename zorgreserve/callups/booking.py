@@ -470,10 +470,11 @@ def _accept(
     return result
 
 
-#: One token among the places not booked now (the counters as committed at this statement).
+#: One token among the places not booked now (the counters as committed at this statement). A
+#: shift cancelled meanwhile still gives one: the conditional update then answers "cancelled".
 _TAKE_TOKEN = text(
     "SELECT k FROM shift, generate_series(shift.booked + 1, shift.places) AS k"
-    " WHERE shift.id = :shift_id AND shift.state = 'active'"
+    " WHERE shift.id = :shift_id"
     " AND pg_try_advisory_xact_lock(shift.id, k) LIMIT 1"
 )
 
