@@ -163,10 +163,17 @@ def test_export_holds_my_data_and_nothing_of_other_reservists(app, evidence_dir,
         "skills",
         "trainings",
         "availability",
+        "call_up_offers",
+        "bookings",
+        "standby_entries",
+        "messages_sent",
+        "sms_received",
+        "calendar_feeds",
         "expiry_reminders",
         "access_log",
         "audit_events",
     ]
+    assert document["version"] == 2
     assert document["account"]["email"] == cast.reservist.email
     assert document["reservist"]["id"] == me.id
     assert document["reservist"]["postcode_pc4"] == "3511"

@@ -90,7 +90,7 @@ def _held(session: Session, shift_ids: Sequence[int]) -> list[Booking]:
     )
 
 
-def _take_back(session: Session, bookings: Sequence[Booking], reason: str | None, now: datetime) -> None:
+def take_back(session: Session, bookings: Sequence[Booking], reason: str | None, now: datetime) -> None:
     """Cancel locked bookings and give their places back: per shift one update of both counters."""
     if not bookings:
         return
@@ -140,7 +140,7 @@ def cancel_bookings(
     reasons = dict(session.execute(select(Shift.id, Shift.cancel_reason).where(Shift.id.in_(ids))).all())
     bookings = _held(session, ids)
     for shift_id in ids:
-        _take_back(session, [b for b in bookings if b.shift_id == shift_id], reasons.get(shift_id), now)
+        take_back(session, [b for b in bookings if b.shift_id == shift_id], reasons.get(shift_id), now)
     for booking in bookings:
         record(
             "booking.cancelled_with_shift",
@@ -178,7 +178,7 @@ def release_latest(
             .execution_options(populate_existing=True)
         )
     )
-    _take_back(session, latest, reason, now)
+    take_back(session, latest, reason, now)
     session.execute(
         update(Shift)
         .where(Shift.id == shift.id)
@@ -232,7 +232,7 @@ def release_after_no_show(session: Session, missed: Booking, *, actor: Any, now:
     )
     if not later:
         return []
-    _take_back(session, later, None, now)
+    take_back(session, later, None, now)
     for booking in later:
         record(
             "booking.released_after_no_show",

@@ -29,6 +29,7 @@ from zorgreserve.accounts.services import end_all_sessions, normalise_email
 from zorgreserve.audit.models import AccessLogEntry, AuditEvent
 from zorgreserve.audit.services import record
 from zorgreserve.availability.models import AvailabilityPeriod, WeeklyWindow
+from zorgreserve.callups.erasure import forget_reservist
 from zorgreserve.db import utcnow
 from zorgreserve.jobs.models import OutboxJob
 from zorgreserve.reservists.models import (
@@ -41,6 +42,7 @@ from zorgreserve.reservists.models import (
     ReservistStatus,
     TrainingRecord,
 )
+from zorgreserve.shifts.models import CalendarFeed
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +176,14 @@ def erase_reservist(reservist: Reservist) -> ErasureReport:
 
     Removed: evidence files (after commit) and rows, BIG registrations, training
     records, availability, skills, chosen regions, expiry reminders, pending
-    outbox jobs about the person, and the account (deleted, or anonymised when
-    the audit trail refers to it). Kept: the reservist row with its home region,
-    status withdrawn and ``erased_at``; each qualification's code and
+    outbox jobs about the person, calendar feeds, and the account (deleted, or
+    anonymised when the audit trail refers to it); bookings ahead cancelled and
+    open offers withdrawn, free text and SMS of call-ups removed
+    (:mod:`zorgreserve.callups.erasure`). Kept: the reservist row with its home
+    region, status withdrawn and ``erased_at``; each qualification's code and
     verification (the date obtained coarsened to 1 January of its year, the
-    schema needs one). Every session of the account ends. Safe to call twice.
+    schema needs one); past bookings with their hours. Every session of the
+    account ends. Safe to call twice.
     """
     report = ErasureReport(reservist_id=reservist.id)
     if reservist.erased_at is not None:
@@ -215,6 +220,14 @@ def erase_reservist(reservist: Reservist) -> ErasureReport:
     removed["regions"] = _delete_rows(ReservistRegion, rid)
     removed["expiry_reminders"] = _delete_rows(ExpiryReminder, rid)
     removed["pending_jobs"] = _drop_pending_jobs(user_id, rid)
+    removed["calendar_feeds"] = _delete_rows(CalendarFeed, rid)
+    # Call-ups and bookings: bookings ahead cancelled (the places reopen), open offers
+    # withdrawn, free text and their SMS removed; past deployments stay with the shell.
+    removed.update(
+        forget_reservist(
+            db.session, rid, phone=user.phone if user is not None else None, actor=_ERASED_ACTOR, now=utcnow()
+        )
+    )
     db.session.expire(reservist, ["big_registrations", "trainings", "skills", "regions"])
 
     now = utcnow()

@@ -40,6 +40,87 @@ ACCESS_ACTION = {
     "download": _l("downloaded a document"),
 }
 
+OFFER_STATUS = {
+    "pending": _l("Not sent yet"),
+    "sent": _l("Waiting for your answer"),
+    "accepted": _l("Accepted"),
+    "partially_accepted": _l("Partly accepted"),
+    "declined": _l("Declined"),
+    "expired": _l("Expired without an answer"),
+    "withdrawn": _l("Withdrawn"),
+}
+
+OFFERED_SHIFT_STATUS = {
+    "offered": _l("Offered"),
+    "accepted": _l("Booked"),
+    "standby": _l("On the stand-by list"),
+    "declined": _l("Declined"),
+    "withdrawn": _l("Withdrawn"),
+    "expired": _l("Expired"),
+}
+
+#: Why an accepted shift could not be booked (``callups.booking.REFUSALS``).
+REFUSAL = {
+    "overlap": _l("you had another shift at that time"),
+    "worktime": _l("the working-time rules did not allow it"),
+    "cancelled": _l("the shift was cancelled"),
+    "started": _l("the shift had begun"),
+    "not_offered": _l("the shift was no longer offered"),
+}
+
+#: The same words as on "My shifts" (templates/shifts/_macros.html).
+BOOKING_STATUS = {
+    "accepted": _l("Booked, waiting for approval"),
+    "approved": _l("Confirmed"),
+    "checked_in": _l("Checked in"),
+    "completed": _l("Completed"),
+    "no_show": _l("Not attended"),
+    "rejected": _l("Not approved"),
+    "cancelled": _l("Cancelled"),
+}
+
+ANSWER_CHANNEL = {
+    "web": _l("Website"),
+    "sms": _l("Text message"),
+    "email": _l("E-mail"),
+}
+
+MESSAGE_KIND = {
+    "offer": _l("Call-up"),
+    "offer_withdrawn": _l("Call-up withdrawn"),
+    "answer_reply": _l("Reply to your text message"),
+    "confirmation": _l("Shift confirmed"),
+    "standby": _l("On the stand-by list"),
+    "rejected": _l("Shift not approved"),
+    "booking_cancelled": _l("Shift cancelled"),
+    "booking_released": _l("Booking cancelled: fewer people needed"),
+    "booking_no_show": _l("Later shifts given to others after a missed shift"),
+    "reminder24": _l("Reminder a day before the shift"),
+    "reminder2": _l("Reminder two hours before the shift"),
+}
+
+MESSAGE_STATUS = {
+    "queued": _l("Waiting to be sent"),
+    "sent": _l("Sent"),
+    "delivered": _l("Delivered"),
+    "failed": _l("Could not be sent"),
+}
+
+#: What became of a text message the reservist sent (``callups.inbound``).
+SMS_OUTCOME = {
+    "unparsed": _l("Not understood"),
+    "unknown_code": _l("Unknown call-up code"),
+    "wrong_sender": _l("Not from the number of that call-up"),
+    "accepted": _l("Accepted"),
+    "standby": _l("On the stand-by list"),
+    "refused": _l("Could not be booked"),
+    "repeated": _l("Already answered"),
+    "declined": _l("Declined"),
+    "closed": _l("Call-up no longer open"),
+    "expired": _l("Call-up expired"),
+    "try_again": _l("Could not be handled, please try again"),
+}
+
 REMINDER_ITEM = {
     "qualification": _l("Qualification"),
     "training": _l("Training"),

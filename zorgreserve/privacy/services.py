@@ -6,6 +6,8 @@ row held about one reservist with a fixed number of queries, and
 times. Other people appear only as the role and organisation of staff who
 accessed the reservist's data (NEN 7513 lets the subject see who; we show the
 role and organisation, not the staff member's name: see ``docs/privacy.md``).
+Call-ups, bookings, hours, messages and calendar feeds are read and exported by
+:mod:`zorgreserve.privacy.deployment_data`.
 
 Erasure (art. 17) lives in :mod:`zorgreserve.privacy.erasure`; its entry points
 are re-exported here so callers find every own-data service in one place.
@@ -26,6 +28,7 @@ from zorgreserve.audit.models import AccessLogEntry, AuditEvent
 from zorgreserve.audit.services import record
 from zorgreserve.availability.models import AvailabilityPeriod, WeeklyWindow
 from zorgreserve.db import utcnow
+from zorgreserve.privacy.deployment_data import DeploymentData, deployment_data, export_deployments
 from zorgreserve.privacy.erasure import (
     ErasureRefused,
     ErasureReport,
@@ -41,7 +44,8 @@ from zorgreserve.reservists.models import (
 )
 
 EXPORT_FORMAT = "zorgreserve-personal-data"
-EXPORT_VERSION = 1
+#: 2: the call-ups, bookings, hours, stand-by entries, messages and calendar feeds were added.
+EXPORT_VERSION = 2
 
 
 # What is held ------------------------------------------------------------------------
@@ -59,6 +63,7 @@ class PersonalData:
     reminders: list[ExpiryReminder]
     access_log: list[AccessLogEntry]
     audit_events: list[AuditEvent]
+    deployments: DeploymentData
 
 
 def reservist_of(user: User) -> Reservist | None:
@@ -113,6 +118,7 @@ def personal_data(user: User) -> PersonalData:
         reminders=rows(ExpiryReminder, ExpiryReminder.sent_at),
         access_log=access_log_for(rid) if rid is not None else [],
         audit_events=events,
+        deployments=deployment_data(rid, user.phone),
     )
 
 
@@ -198,6 +204,7 @@ def export_document(data: PersonalData) -> dict[str, Any]:
             ],
             "standby_until": _time(reservist.standby_until) if reservist else None,
         },
+        **export_deployments(data.deployments, _time),
         "expiry_reminders": [
             {
                 "item_type": r.item_type,

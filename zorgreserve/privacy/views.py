@@ -92,12 +92,25 @@ def erase() -> Any:
         except services.ErasureRefused as refused:
             db.session.rollback()
             getattr(form, refused.field).errors.append(refused.message)
-            return render_template("privacy/erase.html", form=form)
+            return render_template("privacy/erase.html", form=form, booked=_booked_ahead())
         db.session.commit()
         logout_user()
         session.clear()
         return render_template("privacy/erased.html", report=report)
-    return render_template("privacy/erase.html", form=form)
+    return render_template("privacy/erase.html", form=form, booked=_booked_ahead())
+
+
+def _booked_ahead() -> list[Any]:
+    """The shifts erasure would cancel, so the page can name them and their contact person."""
+    from zorgreserve.callups.changes import HELD
+    from zorgreserve.shifts.services import my_shifts
+
+    reservist = services.reservist_of(_me())
+    if reservist is None:
+        return []
+    upcoming, _past = my_shifts(reservist)
+    now = utcnow()
+    return [i for i in upcoming if i.booking.status in HELD and i.booking.start_at > now]
 
 
 # Bulk import (coordinators) -----------------------------------------------------------

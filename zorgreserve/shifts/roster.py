@@ -137,7 +137,7 @@ class CorrectionLine:
 class RosterLine:
     booking: Booking
     reservist: Reservist
-    user: User
+    user: User | None  # None: the reservist erased their data
     entry: TimesheetEntry | None
     phone: str | None  # formatted, or None outside the window
     confirmed_by: User | None = None
@@ -188,7 +188,8 @@ def lines_for(shift_ids: Iterable[int], now: datetime) -> dict[int, list[RosterL
         select(Booking, Shift, Reservist, User, TimesheetEntry)
         .join(Shift, Shift.id == Booking.shift_id)
         .join(Reservist, Reservist.id == Booking.reservist_id)
-        .join(User, User.id == Reservist.user_id)
+        # Outer: an erased reservist's past deployments stay on the roster, without a name.
+        .outerjoin(User, User.id == Reservist.user_id)
         .outerjoin(TimesheetEntry, TimesheetEntry.booking_id == Booking.id)
         .where(Booking.shift_id.in_(shift_ids), Booking.status.in_(ON_ROSTER))
         .order_by(User.last_name, User.first_name, Booking.id)
@@ -207,7 +208,7 @@ def lines_for(shift_ids: Iterable[int], now: datetime) -> dict[int, list[RosterL
     people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(people_ids - {None})))}
     by_shift: dict[int, list[RosterLine]] = {shift_id: [] for shift_id in shift_ids}
     for booking, shift, reservist, user, entry in rows:
-        phone = display_phone(user.phone) if user.phone and phone_visible(shift, now) else None
+        phone = display_phone(user.phone) if user and user.phone and phone_visible(shift, now) else None
         changes = corrections.get(entry.id, []) if entry else []
         history = tuple(CorrectionLine(c, people.get(c.corrected_by_id)) for c in changes)
         confirmer = people.get(entry.confirmed_by_id) if entry and entry.confirmed_by_id else None

@@ -120,10 +120,17 @@ def _local(value: datetime | None) -> datetime | None:
     return value.astimezone(LOCAL) if value else None
 
 
+def _names(user: User | None) -> tuple[str, str]:
+    """First name and surname; an erased reservist's deployments keep their line, without a name."""
+    if user is None:
+        return "", _("Erased reservist")
+    return user.first_name, user.last_name
+
+
 @dataclass
 class _Total:
     reservist_id: int
-    user: User
+    user: User | None
     shifts: int = 0
     planned: float = 0.0
     confirmed: float = 0.0
@@ -153,7 +160,8 @@ def build(
         .join(Shift, Shift.id == Booking.shift_id)
         .join(DeploymentRequest, DeploymentRequest.id == Shift.request_id)
         .join(Reservist, Reservist.id == Booking.reservist_id)
-        .join(User, User.id == Reservist.user_id)
+        # Outer: the past deployments of an erased reservist stay on the timesheet, nameless.
+        .outerjoin(User, User.id == Reservist.user_id)
         .outerjoin(TimesheetEntry, TimesheetEntry.booking_id == Booking.id)
         .where(Booking.status.in_(ON_ROSTER))
         .order_by(Shift.start_at, DeploymentRequest.id, User.last_name, User.first_name, Booking.id)
@@ -193,8 +201,7 @@ def build(
                 req.id,
                 req.department,
                 reservist.id,
-                user.first_name,
-                user.last_name,
+                *_names(user),
                 shift.start_at.astimezone(LOCAL).date(),
                 _local(shift.start_at),
                 _local(shift.end_at),
@@ -225,7 +232,7 @@ def build(
                 total.unconfirmed = round(total.unconfirmed + (actual or 0.0), 2)
 
     ordered = sorted(
-        totals.values(), key=lambda t: (t.user.last_name.lower(), t.user.first_name.lower(), t.reservist_id)
+        totals.values(), key=lambda t: (_names(t.user)[1].lower(), _names(t.user)[0].lower(), t.reservist_id)
     )
     return Timesheet(
         line_columns=_line_columns(),
@@ -234,8 +241,7 @@ def build(
         totals=[
             (
                 t.reservist_id,
-                t.user.first_name,
-                t.user.last_name,
+                *_names(t.user),
                 t.shifts,
                 t.planned,
                 t.confirmed,
