@@ -166,6 +166,36 @@ def test_one_reservist_accepting_two_overlapping_shifts_at_once_gets_at_most_one
     assert sum(db.session.get(Shift, r.shifts[0].id).booked for r in (first, second)) == 1
 
 
+def test_two_accepts_legal_alone_but_not_together_book_one_and_name_the_rule(live_db):
+    """Two requests, a shift on consecutive days, a reservist who works at most 10 hours a week:
+    each 8.5-hour shift fits alone, both do not. Accepted at the same moment, at most one is booked
+    and the other is refused with the rule it breaks (the reservist lock orders the checks)."""
+    world = _world()
+    first = _open_request(world, places=10, days=1)
+    second = _open_request(world, places=10, days=2)
+    day_one = first.shifts[0].id
+    day_two = max(second.shifts, key=lambda s: s.start_at).id
+    for _ in range(5):  # five people, since one run may happen not to interleave
+        person = ReservistFactory(max_hours_per_week=10)
+        (offer_one,) = _offers_in_wave(first, [person], [day_one])
+        (offer_two,) = _offers_in_wave(second, [person], [day_two])
+        results = _run(live_db.app, [(offer_one, [day_one]), (offer_two, [day_two])], workers=2)
+        assert not [r for r in results if isinstance(r, Exception)], results
+        booked = [sid for r in results for sid in r.booked]
+        assert len(booked) == 1, [(r.booked, r.standby, r.refused, r.rules) for r in results]
+        refused = [r for r in results if r.refused]
+        assert len(refused) == 1, [(r.booked, r.standby, r.refused, r.rules) for r in results]
+        assert list(refused[0].refused.values()) == [booking.WORKTIME]
+        assert "own_weekly_max" in next(iter(refused[0].rules.values()))
+        db.session.remove()
+        active = db.session.scalars(
+            select(Booking).where(
+                Booking.reservist_id == person.id, Booking.status.in_(["accepted", "approved"])
+            )
+        ).all()
+        assert len(active) == 1
+
+
 def test_fifty_concurrent_accepts_of_one_offer_book_once_and_all_say_accepted(live_db):
     world = _world()
     req = _open_request(world, places=2)
@@ -176,6 +206,13 @@ def test_fifty_concurrent_accepts_of_one_offer_book_once_and_all_say_accepted(li
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
     assert db.session.get(Shift, shift_id).booked == 1
+
+
+def _offers_in_wave(req: Any, people: list[Any], shift_ids: list[int]) -> list[int]:
+    """Offers for ``people`` in the request's first wave, made on the first call."""
+    if db.session.scalar(select(Wave.id).where(Wave.request_id == req.id)) is None:
+        return _offers(req, people, shift_ids)
+    return [_another_offer(req.id, person.id, shift_ids) for person in people]
 
 
 def _another_offer(request_id: int, reservist_id: int, shift_ids: list[int]) -> int:

@@ -1,10 +1,12 @@
-"""A worker killed (SIGKILL) in the middle of sending a 500-offer wave loses nothing and sends nothing twice.
+"""A worker killed (SIGKILL) or stopped (SIGTERM) in the middle of sending a 500-offer wave loses
+nothing and sends nothing twice.
 
 Real processes on a real PostgreSQL and Redis: ``zorgreserve worker`` subprocesses
 send the wave to the file SMS backend, paced by ``SMS_RATE_PER_SECOND``. The first
 worker (and its work horse) is killed once part of the wave went out; a second
 worker is started, and this test plays the cron (the outbox sweeper and the call-up
-clock, as ``zorgreserve cron`` runs them) until the wave is sent.
+clock, as ``zorgreserve cron`` runs them) until the wave is sent. A warm shutdown
+(SIGTERM) must also finish the job in hand: nothing claimed is left unsent.
 """
 
 from __future__ import annotations
@@ -216,6 +218,33 @@ def _wave_status(wave_id: int) -> str:
     return status
 
 
+def _assert_one_sms_each(live: SimpleNamespace, wave_id: int, phones: dict[int, str], at_stop: int) -> None:
+    """Every selected reservist has one offer in the wave, one SMS row (sent) and one SMS received."""
+    # Every selected reservist has exactly one offer in the wave, and one SMS message row, sent.
+    offers = dict(
+        db.session.execute(select(Offer.id, Offer.reservist_id).where(Offer.wave_id == wave_id)).all()
+    )
+    assert sorted(offers.values()) == sorted(phones)
+    rows = db.session.execute(
+        select(Message.offer_id, Message.channel, Message.status).where(Message.offer_id.in_(offers))
+    ).all()
+    assert Counter((offer_id, channel) for offer_id, channel, _ in rows) == Counter(
+        {(offer_id, "sms"): 1 for offer_id in offers}
+    )
+    assert {status for *_, status in rows} == {"sent"}
+
+    # The provider (the file) received exactly one SMS per offer, to that reservist's phone.
+    lines = _sent_lines(live.sms)
+    assert Counter(line["idempotency_key"] for line in lines) == Counter(
+        {f"offer:{offer_id}:sms": 1 for offer_id in offers}
+    )
+    to_of = {line["idempotency_key"]: line["to"] for line in lines}
+    assert all(to_of[f"offer:{oid}:sms"] == phones[rid] for oid, rid in offers.items())
+    assert len(lines) == OFFERS and at_stop < len(lines)
+    assert db.session.scalar(select(func.count()).select_from(Wave).where(Wave.id == wave_id)) == 1
+    db.session.remove()
+
+
 def test_worker_killed_mid_wave_every_reservist_gets_exactly_one_sms(live, tmp_path):
     log = tmp_path / "workers.log"
     with live.app.test_request_context():
@@ -241,29 +270,7 @@ def test_worker_killed_mid_wave_every_reservist_gets_exactly_one_sms(live, tmp_p
         _cron(live.app)
         time.sleep(1)
 
-    # Every selected reservist has exactly one offer in the wave, and one SMS message row, sent.
-    offers = dict(
-        db.session.execute(select(Offer.id, Offer.reservist_id).where(Offer.wave_id == wave_id)).all()
-    )
-    assert sorted(offers.values()) == sorted(phones)
-    rows = db.session.execute(
-        select(Message.offer_id, Message.channel, Message.status).where(Message.offer_id.in_(offers))
-    ).all()
-    assert Counter((offer_id, channel) for offer_id, channel, _ in rows) == Counter(
-        {(offer_id, "sms"): 1 for offer_id in offers}
-    )
-    assert {status for *_, status in rows} == {"sent"}
-
-    # The provider (the file) received exactly one SMS per offer, to that reservist's phone.
-    lines = _sent_lines(live.sms)
-    assert Counter(line["idempotency_key"] for line in lines) == Counter(
-        {f"offer:{offer_id}:sms": 1 for offer_id in offers}
-    )
-    to_of = {line["idempotency_key"]: line["to"] for line in lines}
-    assert all(to_of[f"offer:{oid}:sms"] == phones[rid] for oid, rid in offers.items())
-    assert len(lines) == OFFERS and at_kill < len(lines)
-    assert db.session.scalar(select(func.count()).select_from(Wave).where(Wave.id == wave_id)) == 1
-    db.session.remove()
+    _assert_one_sms_each(live, wave_id, phones, at_kill)
 
 
 def test_two_senders_claiming_at_the_same_moment_take_different_batches(live):
@@ -302,3 +309,44 @@ def test_two_senders_claiming_at_the_same_moment_take_different_batches(live):
     assert len(claimed) == 50 and not set(claimed) & set(held)
     assert min(claimed) > max(held)
     assert waited < 2  # passed over, not waited for (the lock timeout is 3 s)
+
+
+def test_a_worker_stopped_with_sigterm_mid_wave_finishes_its_batch_and_the_next_one_goes_on(live, tmp_path):
+    """A warm shutdown (deploys, scaling down): the worker finishes the job in hand and exits; no
+    message is left claimed and unsent, and a new worker sends the rest, each SMS once."""
+    log = tmp_path / "workers.log"
+    with live.app.test_request_context():
+        wave_id, phones = _wave_of_500()
+    started = time.monotonic()
+
+    first = _start_worker(live, log)
+    while len(_sent_lines(live.sms)) < OFFERS // 4:
+        assert first.poll() is None, log.read_text()[-2000:]
+        assert time.monotonic() - started < 40, (
+            f"the first worker sent too little:\n{log.read_text()[-2000:]}"
+        )
+        time.sleep(0.05)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=60) == 0, log.read_text()[-2000:]
+    at_stop = len(_sent_lines(live.sms))
+    assert at_stop < OFFERS, "the wave was over before the stop: slow the sending down"
+    # The job in hand was finished: every message it had claimed went out and is marked sent.
+    claimed_unsent = db.session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(Message.wave_id == wave_id, Message.status == "queued", Message.claimed_at.is_not(None))
+    )
+    db.session.remove()
+    assert claimed_unsent == 0
+    sent_rows = db.session.scalar(
+        select(func.count()).select_from(Message).where(Message.wave_id == wave_id, Message.status == "sent")
+    )
+    db.session.remove()
+    assert sent_rows == at_stop
+
+    _start_worker(live, log)
+    while _wave_status(wave_id) != "sent":
+        assert time.monotonic() - started < 60, f"the wave did not finish:\n{log.read_text()[-2000:]}"
+        _cron(live.app)
+        time.sleep(1)
+    _assert_one_sms_each(live, wave_id, phones, at_stop)

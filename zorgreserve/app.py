@@ -131,8 +131,10 @@ def register_blueprints(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     from zorgreserve.accounts.sessions import enforce_session_rules
+    from zorgreserve.core.input import refuse_nul_characters
     from zorgreserve.core.security import apply_security_headers
 
+    app.before_request(refuse_nul_characters)
     app.before_request(enforce_session_rules)
     app.after_request(apply_security_headers)
 

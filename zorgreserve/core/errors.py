@@ -21,7 +21,19 @@ def _page(status: int, title: str, message: str, incident: str | None = None) ->
 
 
 def handle_http(error: HTTPException) -> tuple[str, int]:
+    from zorgreserve.core.input import UnstorableCharacter
+
     status = error.code or 500
+    if isinstance(error, UnstorableCharacter):
+        return _page(
+            400,
+            _("Invalid character"),
+            _(
+                "What you sent contains an invisible control character (a null character) that "
+                "cannot be saved. Nothing was changed. Go back, retype the text instead of pasting "
+                "it, and try again."
+            ),
+        )
     titles = {
         400: (_("Bad request"), _("The request could not be understood. Please try again.")),
         403: (_("No access"), _("You do not have permission to open this page.")),
