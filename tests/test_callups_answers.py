@@ -172,3 +172,40 @@ def test_a_coordinator_stops_call_ups_and_open_offers_are_withdrawn(client, offe
     assert client.post(f"/requests/{request.id}/callups/stop").status_code == 303
     db.session.expire_all()
     assert {o.status for o in offers_of(request.id)} == {"withdrawn"}
+
+
+def test_with_redis_down_the_answer_still_books_and_the_follow_up_waits_for_the_sweeper(
+    app, client, offered, run_jobs
+):
+    """QUALITY: answer pages and bookings need only the database. With Redis unreachable the
+    accept books and says so; the follow-up job written with the booking is kept in the outbox,
+    and once Redis is back the sweeper hands it over and it runs."""
+    from zorgreserve.jobs import services as jobs
+    from zorgreserve.jobs.models import OutboxJob
+
+    _request, offer, link = offered
+    shift_ids = [s.shift_id for s in offer.shifts]
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        answer = client.post(link, data={"shifts": shift_ids, "accept": "1"})
+        page = client.get(link)
+    finally:
+        app.config["REDIS_URL"] = None
+    assert answer.status_code == 303 and page.status_code == 200
+    assert page.get_data(as_text=True).count('data-testid="outcome-booked"') == 2
+    assert bookings(offer.id) == 2
+    waiting = db.session.scalars(
+        select(OutboxJob).where(OutboxJob.job == "callups.after_booking", OutboxJob.done_at.is_(None))
+    ).all()
+    assert [w.args["offer_id"] for w in waiting] == [offer.id]
+
+    app.config["OUTBOX_STALE_SECONDS"] = 0
+    try:
+        with app.test_request_context():
+            assert jobs.sweep(db.session) >= 1
+            db.session.commit()
+    finally:
+        app.config["OUTBOX_STALE_SECONDS"] = 120
+    run_jobs()
+    db.session.expire_all()
+    assert db.session.get(OutboxJob, waiting[0].id).done_at is not None

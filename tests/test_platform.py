@@ -147,3 +147,55 @@ def test_sms_backends_share_one_protocol(app, tmp_path):
     FileBackend(str(tmp_path)).send(message)
     stored = json.loads((tmp_path / "messages.jsonl").read_text())
     assert stored["to"] == "+31612345678" and stored["body"] == "Test"
+
+
+_RATE_LIMIT_WITHOUT_REDIS = """
+import json, os, sys, tempfile
+os.environ["ZORGRESERVE_ENV"] = "test"
+from zorgreserve import create_app, db
+
+folder = tempfile.mkdtemp()
+app = create_app(
+    {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "DATABASE_URL": f"sqlite:///{folder}/zr.sqlite3",
+        "REDIS_URL": None,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0",
+        "LOGIN_LIMIT_PER_ADDRESS": "3 per minute",
+    },
+    instance_path=folder,
+)
+db.import_models()
+db.Base.metadata.create_all(db.get_engine())
+client = app.test_client()
+codes = [
+    client.post("/login", data={"email": "nobody@example.org", "password": "not the one"}).status_code
+    for _ in range(4)
+]
+print(json.dumps(codes))
+"""
+
+
+def test_sign_in_works_and_stays_throttled_while_the_rate_limit_store_is_down():
+    """Redis (the limiter's store in production) down: signing in answers, not 500, and the
+    limits still hold, counted in the process's memory until Redis is back. Run in a process of
+    its own, since the limiter is one per process."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "-c", _RATE_LIMIT_WITHOUT_REDIS],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    codes = json.loads(done.stdout.strip().splitlines()[-1])
+    assert 500 not in codes, codes
+    assert codes[:3] != [429, 429, 429] and codes[3] == 429, codes

@@ -132,6 +132,9 @@ def load_config(instance_path: str | Path, env: dict[str, str] | None = None) ->
         "LANGUAGES": ("nl", "en"),
         # Rate limits share Redis in production so several web processes see one count.
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        # Redis down: the same limits, counted in each process's memory until Redis answers again
+        # (without this every rate-limited page, sign-in and the SMS webhooks included, failed).
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "10 per 15 minutes"),
