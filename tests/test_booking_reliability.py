@@ -267,3 +267,40 @@ def test_an_accept_finding_every_free_place_being_taken_goes_on_stand_by_without
     assert not isinstance(later, Exception) and later.booked == [busy]
     db.session.remove()
     assert db.session.get(Shift, busy).booked == 1
+
+
+def test_two_coordinators_asking_for_the_next_wave_at_once_get_one_wave(live_db):
+    """QUALITY: coordinators pressing "send next wave" at the same moment: one wave, no error."""
+    from tests.callups_support import reservists
+    from zorgreserve.accounts.models import User
+    from zorgreserve.callups import escalation
+    from zorgreserve.deployments.models import DeploymentRequest
+
+    world = _world()
+    reservists(6)
+    req = _open_request(world, places=2, days=1)
+    coordinator_id, request_id = world.coordinator.id, req.id
+    db.session.remove()
+    barrier = threading.Barrier(8)
+
+    def press() -> Any:
+        with live_db.app.test_request_context():
+            try:
+                barrier.wait(timeout=30)
+                user = db.session.get(User, coordinator_id)
+                wave = escalation.send_next_wave_now(
+                    db.session.get(DeploymentRequest, request_id), user, utcnow()
+                )
+                db.session.commit()
+                return wave.number if wave is not None else None
+            except Exception as exc:  # collected and asserted on: no error may escape
+                db.session.rollback()
+                return exc
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [f.result(timeout=120) for f in [pool.submit(press) for _ in range(8)]]
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(r for r in results if r is not None) == [1]
+    assert db.session.scalar(select(func.count()).select_from(Wave).where(Wave.request_id == request_id)) == 1

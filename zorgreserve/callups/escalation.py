@@ -106,7 +106,7 @@ def consider(request: DeploymentRequest, now: datetime, *, created_by_id: int | 
     """Decide for one request whether the next wave goes out now, and write it if so."""
     if request.status_enum not in RUNNING:
         return None
-    control = waves.control_for(request.id)
+    control = waves.control_for(request.id, lock=True)  # one decision per request at a time
     if control.state != CallupState.RUNNING.value:
         return None
     shifts = waves.open_shifts(request, now)
@@ -210,7 +210,7 @@ def set_state(request: DeploymentRequest, state: CallupState, actor: object, now
     Stopping withdraws the offers still waiting for an answer (their shifts stay
     open for the coordinator to fill otherwise); pausing keeps them valid.
     """
-    control = waves.control_for(request.id)
+    control = waves.control_for(request.id, lock=True)
     if control.state == state.value or control.state == CallupState.STOPPED.value:
         return False
     control.state = state.value

@@ -17,6 +17,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from zorgreserve import db
 from zorgreserve.accounts.models import User
@@ -393,31 +394,42 @@ def _control(request_id: int, action: str) -> Any:
     form = ControlForm()
     if not form.validate_on_submit():
         abort(400)
-    now = utcnow()
+    try:
+        message = _apply_control(req, action, utcnow())
+        db.session.commit()
+    except OperationalError:
+        # The call-up clock (or another coordinator) held this request's call-ups longer than
+        # the lock timeout, e.g. while choosing a wave: nothing changed.
+        db.session.rollback()
+        flash(
+            _(
+                "Someone else was changing this request at the same moment. "
+                "Nothing changed; please try again."
+            ),
+            "error",
+        )
+    else:
+        flash(message, "success")
+    return redirect(url_for("callups.request_callups", request_id=req.id), 303)
+
+
+def _apply_control(req: DeploymentRequest, action: str, now: Any) -> str:
     if action == "next":
         wave = escalation.send_next_wave_now(req, current_user, now)
-        message = (
+        return (
             _("Wave %(number)s is being sent.", number=wave.number)
             if wave
             else _("No new wave now: a wave is still out, call-ups are paused, or nobody else qualifies.")
         )
-    else:
-        state = {"pause": CallupState.PAUSED, "resume": CallupState.RUNNING, "stop": CallupState.STOPPED}[
-            action
-        ]
-        changed = escalation.set_state(req, state, current_user, now)
-        message = (
-            {
-                "pause": _("Call-ups for this request are paused."),
-                "resume": _("Call-ups for this request run again."),
-                "stop": _("Call-ups for this request are stopped; open offers were withdrawn."),
-            }[action]
-            if changed
-            else _("Nothing changed.")
-        )
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for("callups.request_callups", request_id=req.id), 303)
+    state = {"pause": CallupState.PAUSED, "resume": CallupState.RUNNING, "stop": CallupState.STOPPED}[action]
+    changed = escalation.set_state(req, state, current_user, now)
+    if not changed:
+        return _("Nothing changed.")
+    return {
+        "pause": _("Call-ups for this request are paused."),
+        "resume": _("Call-ups for this request run again."),
+        "stop": _("Call-ups for this request are stopped; open offers were withdrawn."),
+    }[action]
 
 
 @bp.route("/requests/<int:request_id>/callups/pause", methods=["POST"])

@@ -34,6 +34,7 @@ from zorgreserve import db
 from zorgreserve.callups.models import (
     OPEN_OFFER,
     CallupControl,
+    CallupState,
     Offer,
     OfferShift,
     OfferShiftStatus,
@@ -103,13 +104,37 @@ def new_codes(count: int, taken: Iterable[str] = ()) -> list[str]:
     return codes[:count]
 
 
-def control_for(request_id: int) -> CallupControl:
-    """The request's call-up control row, created on first use."""
-    control = db.session.get(CallupControl, request_id)
-    if control is None:
-        control = CallupControl(request_id=request_id)
-        db.session.add(control)
-        db.session.flush()
+def control_for(request_id: int, *, lock: bool = False) -> CallupControl:
+    """The request's call-up control row, created on first use.
+
+    With ``lock`` the row is locked until the commit, so the call-up clock's decisions for
+    one request — the tick, a coordinator's "next wave", the first wave, a reopened place,
+    pause or stop — are taken one after the other: two at the same moment make one wave,
+    where both used to find no wave out and the second failed on the wave number (or on
+    creating this very row).
+    """
+    session = db.session
+    control = session.get(CallupControl, request_id)
+    if control is None or lock:
+        # Created by one statement that ignores a row a concurrent transaction just made.
+        session.execute(
+            db.insert_ignoring_duplicates(session, CallupControl.__table__)
+            .values(request_id=request_id, state=CallupState.RUNNING.value, ladder_step=0)
+            .on_conflict_do_nothing(index_elements=["request_id"])
+        )
+    if lock and session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: writing first takes the database's write lock for the transaction.
+        session.execute(
+            update(CallupControl)
+            .where(CallupControl.request_id == request_id)
+            .values(request_id=CallupControl.request_id)
+        )
+    if control is None or lock:
+        query = select(CallupControl).where(CallupControl.request_id == request_id)
+        if lock:
+            query = query.with_for_update()
+        control = session.scalar(query.execution_options(populate_existing=True))
+    assert control is not None
     return control
 
 
@@ -312,14 +337,15 @@ def start_callups(request_id: int, *, now: datetime | None = None) -> Wave | Non
     request = db.session.get(DeploymentRequest, request_id)
     if request is None or request.status_enum not in RUNNING:
         return None
-    existing = db.session.scalar(
-        select(Wave).where(Wave.request_id == request_id).order_by(Wave.number).limit(1)
-    )
-    if existing is not None:
-        return existing
     if not open_shifts(request, now):
-        return None
-    control = control_for(request_id)
-    if control.state != "running":
-        return None
+        return _first_wave(request_id)
+    control = control_for(request_id, lock=True)
+    # Read after the lock: a racing call (the tick, a coordinator) may have just made it.
+    existing = _first_wave(request_id)
+    if existing is not None or control.state != "running":
+        return existing
     return next_wave(request, now=now, from_step=0)
+
+
+def _first_wave(request_id: int) -> Wave | None:
+    return db.session.scalar(select(Wave).where(Wave.request_id == request_id).order_by(Wave.number).limit(1))
