@@ -304,3 +304,40 @@ def test_two_coordinators_asking_for_the_next_wave_at_once_get_one_wave(live_db)
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sorted(r for r in results if r is not None) == [1]
     assert db.session.scalar(select(func.count()).select_from(Wave).where(Wave.request_id == request_id)) == 1
+
+
+@pytest.mark.parametrize("live_db", ["postgres"], indirect=True)
+def test_a_shift_held_by_a_stuck_transaction_makes_an_accept_say_try_again_and_change_nothing(live_db):
+    """QUALITY: another transaction holds the shift's row and does not finish. The accept gives up
+    after the lock timeout (it would otherwise wait for ever: the holder lets go only after the
+    answer came back) with the "try again" page, not an error, and nothing is written; once the
+    row is free the same link books."""
+    from zorgreserve.callups.links import make_token
+
+    world = _world()
+    req = _open_request(world, places=3)
+    shift_id = req.shifts[0].id
+    (offer_id,) = _offers(req, [ReservistFactory()], [shift_id])
+    with live_db.app.test_request_context():
+        link = f"/o/{make_token(db.session.get(Offer, offer_id))}"
+    db.session.remove()
+    client = live_db.app.test_client()
+    client.set_cookie("zr_lang", "en")
+    holder = live_db.engine.connect()
+    stuck = holder.begin()
+    try:
+        holder.execute(text("SELECT id FROM shift WHERE id = :s FOR UPDATE"), {"s": shift_id})
+        response = client.post(link, data={"shifts": [shift_id], "accept": "1"})
+    finally:
+        stuck.rollback()
+        holder.close()
+    assert response.status_code == 409
+    assert 'data-testid="try-again"' in response.get_data(as_text=True)
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(Booking)) == 0
+    assert db.session.get(Offer, offer_id).status == "sent"
+    assert db.session.get(Shift, shift_id).booked == 0
+    db.session.remove()
+    again = client.post(link, data={"shifts": [shift_id], "accept": "1"})
+    assert again.status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(Booking)) == 1
