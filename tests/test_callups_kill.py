@@ -218,6 +218,30 @@ def _wave_status(wave_id: int) -> str:
     return status
 
 
+def _wave_under_way(live: SimpleNamespace, log: Path) -> tuple[int, dict[int, str], Any, float]:
+    """A wave of 500 offers and a first worker that has sent a quarter of it."""
+    with live.app.test_request_context():
+        wave_id, phones = _wave_of_500()
+    started = time.monotonic()
+    first = _start_worker(live, log)
+    while len(_sent_lines(live.sms)) < OFFERS // 4:
+        assert first.poll() is None, log.read_text()[-2000:]
+        assert time.monotonic() - started < 40, (
+            f"the first worker sent too little:\n{log.read_text()[-2000:]}"
+        )
+        time.sleep(0.05)
+    return wave_id, phones, first, started
+
+
+def _finish_with_a_new_worker(live: SimpleNamespace, log: Path, wave_id: int, started: float) -> None:
+    """A new worker, and the cron played until the wave is sent."""
+    _start_worker(live, log)
+    while _wave_status(wave_id) != "sent":
+        assert time.monotonic() - started < 60, f"the wave did not finish:\n{log.read_text()[-2000:]}"
+        _cron(live.app)
+        time.sleep(1)
+
+
 def _assert_one_sms_each(live: SimpleNamespace, wave_id: int, phones: dict[int, str], at_stop: int) -> None:
     """Every selected reservist has one offer in the wave, one SMS row (sent) and one SMS received."""
     # Every selected reservist has exactly one offer in the wave, and one SMS message row, sent.
@@ -247,28 +271,14 @@ def _assert_one_sms_each(live: SimpleNamespace, wave_id: int, phones: dict[int, 
 
 def test_worker_killed_mid_wave_every_reservist_gets_exactly_one_sms(live, tmp_path):
     log = tmp_path / "workers.log"
-    with live.app.test_request_context():
-        wave_id, phones = _wave_of_500()
-    started = time.monotonic()
-
-    first = _start_worker(live, log)
-    while len(_sent_lines(live.sms)) < OFFERS // 4:
-        assert first.poll() is None, log.read_text()[-2000:]
-        assert time.monotonic() - started < 40, (
-            f"the first worker sent too little:\n{log.read_text()[-2000:]}"
-        )
-        time.sleep(0.05)
+    wave_id, phones, first, started = _wave_under_way(live, log)
     _kill_tree(first.pid)
     first.wait(timeout=10)
     at_kill = len(_sent_lines(live.sms))
     assert at_kill < OFFERS, "the wave was over before the kill: slow the sending down"
     assert _wave_status(wave_id) == "sending"
 
-    _start_worker(live, log)
-    while _wave_status(wave_id) != "sent":
-        assert time.monotonic() - started < 60, f"the wave did not finish:\n{log.read_text()[-2000:]}"
-        _cron(live.app)
-        time.sleep(1)
+    _finish_with_a_new_worker(live, log, wave_id, started)
 
     _assert_one_sms_each(live, wave_id, phones, at_kill)
 
@@ -315,17 +325,7 @@ def test_a_worker_stopped_with_sigterm_mid_wave_finishes_its_batch_and_the_next_
     """A warm shutdown (deploys, scaling down): the worker finishes the job in hand and exits; no
     message is left claimed and unsent, and a new worker sends the rest, each SMS once."""
     log = tmp_path / "workers.log"
-    with live.app.test_request_context():
-        wave_id, phones = _wave_of_500()
-    started = time.monotonic()
-
-    first = _start_worker(live, log)
-    while len(_sent_lines(live.sms)) < OFFERS // 4:
-        assert first.poll() is None, log.read_text()[-2000:]
-        assert time.monotonic() - started < 40, (
-            f"the first worker sent too little:\n{log.read_text()[-2000:]}"
-        )
-        time.sleep(0.05)
+    wave_id, phones, first, started = _wave_under_way(live, log)
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=60) == 0, log.read_text()[-2000:]
     at_stop = len(_sent_lines(live.sms))
@@ -344,9 +344,5 @@ def test_a_worker_stopped_with_sigterm_mid_wave_finishes_its_batch_and_the_next_
     db.session.remove()
     assert sent_rows == at_stop
 
-    _start_worker(live, log)
-    while _wave_status(wave_id) != "sent":
-        assert time.monotonic() - started < 60, f"the wave did not finish:\n{log.read_text()[-2000:]}"
-        _cron(live.app)
-        time.sleep(1)
+    _finish_with_a_new_worker(live, log, wave_id, started)
     _assert_one_sms_each(live, wave_id, phones, at_stop)
