@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,7 +20,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from tests.changes_support import book, fresh, mail_to, messages, person, sent_offers, sms_to
-from tests.conftest import scratch_postgres_database
 from tests.deployments_support import (  # noqa: F401
     day_pattern,
     details_for,
@@ -30,6 +27,7 @@ from tests.deployments_support import (  # noqa: F401
     new_request,
     world_fixture,
 )
+from tests.test_booking_reliability import live_db  # noqa: F401 (the fixture)
 from zorgreserve import db
 from zorgreserve.audit.models import AuditEvent
 from zorgreserve.callups import approval, confirmations, sending
@@ -394,29 +392,6 @@ def test_sms_texts_stay_within_two_segments_with_long_names(world, ctx, run_jobs
 # An accept racing a cancellation (PostgreSQL) ----------------------------------------------------
 
 
-@pytest.fixture
-def live_pg(request: pytest.FixtureRequest, app: Any) -> Iterator[SimpleNamespace]:
-    """A scratch PostgreSQL database that commits for real, one session per thread."""
-    url = scratch_postgres_database(request.getfixturevalue("postgres_url"), "zorgreserve_changes_live")
-    engine = db.make_engine(url, pool_size=25, max_overflow=0, pool_timeout=120)
-    db.import_models()
-    db.Base.metadata.create_all(engine)
-    previous = db.get_engine()
-    db.session.remove()
-    db.session.configure(bind=engine)
-    try:
-        with app.app_context():
-            from zorgreserve.reference.loader import load_all
-
-            load_all(db.session)
-            db.session.commit()
-            yield SimpleNamespace(app=app, engine=engine)
-    finally:
-        db.session.remove()
-        db.session.configure(bind=previous)
-        engine.dispose()
-
-
 def _accept(app: Any, offer_id: int, shift_id: int, barrier: threading.Barrier) -> Any:
     from zorgreserve.callups import booking
 
@@ -457,11 +432,12 @@ def _cancel(app: Any, staff_id: int, request_id: int, shift_id: int, barrier: th
 
 
 @pytest.mark.postgres_only
-def test_accepts_racing_a_cancellation_never_leave_a_booking_on_the_cancelled_shift(live_pg):
+@pytest.mark.parametrize("live_db", ["postgres"], indirect=True)
+def test_accepts_racing_a_cancellation_never_leave_a_booking_on_the_cancelled_shift(live_db):  # noqa: F811
     from tests.test_booking_reliability import _offers, _world
     from zorgreserve.callups.booking import OfferClosed, TryAgain
 
-    app = live_pg.app
+    app = live_db.app
     world = _world()
     for _round in range(4):
         req, _ = services.create_request(
